@@ -1,0 +1,141 @@
+//! History and pattern queries: `/api/v1/logs`, seed 004's `/recent` (same query, its parameter
+//! names), `/api/v1/patterns` and `/api/v1/dead-letters`. Totals go in `X-Total-Count`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState};
+use crate::event::format_ns;
+use crate::storage::query::{LogQuery, canonical_level};
+
+const DEFAULT_LIMIT: u32 = 100;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/logs", get(logs))
+        .route("/recent", get(recent))
+        .route("/api/v1/patterns", get(patterns))
+        .route("/api/v1/dead-letters", get(dead_letters))
+}
+
+/// Every parameter arrives as text so a bad value gets our error, naming the parameter.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Params {
+    limit: Option<String>,
+    offset: Option<String>,
+    levels: Option<String>,
+    source: Option<String>,
+    since: Option<String>,
+    since_minutes: Option<String>,
+    q: Option<String>,
+}
+
+fn number(name: &str, value: Option<&String>, default: u32) -> Result<u32, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| {
+            ApiError::bad_request("bad_query", format!("`{name}` must be a non-negative integer, got `{v}`"))
+        }),
+    }
+}
+
+fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
+    query.map(|Query(p)| p).map_err(|e| ApiError::bad_request("bad_query", e.body_text()))
+}
+
+fn log_query(p: &Params) -> Result<LogQuery, ApiError> {
+    let levels = match &p.levels {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                canonical_level(l)
+                    .map(str::to_string)
+                    .ok_or_else(|| ApiError::bad_request("bad_query", format!("unknown level `{l}` in `levels`")))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let since = match (&p.since, &p.since_minutes) {
+        (Some(since), _) => Some(parse_since(since)?),
+        (None, Some(minutes)) => {
+            let minutes: i64 = minutes.parse().map_err(|_| {
+                ApiError::bad_request("bad_query", format!("`sinceMinutes` must be an integer, got `{minutes}`"))
+            })?;
+            Some(format_ns(crate::event::now_ns() - minutes.saturating_mul(60_000_000_000)))
+        }
+        (None, None) => None,
+    };
+    Ok(LogQuery {
+        limit: number("limit", p.limit.as_ref(), DEFAULT_LIMIT)?,
+        offset: number("offset", p.offset.as_ref(), 0)?,
+        levels,
+        source: p.source.clone().filter(|s| !s.is_empty()),
+        since,
+        text: p.q.clone().filter(|s| !s.is_empty()),
+    })
+}
+
+/// `since` is an RFC 3339 time or a span back from now (`15m`, `2h`).
+fn parse_since(text: &str) -> Result<String, ApiError> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(format_ns(time.timestamp_nanos_opt().unwrap_or(0)));
+    }
+    if let Ok(span) = humantime::parse_duration(text) {
+        return Ok(format_ns(crate::event::now_ns() - span.as_nanos().min(i64::MAX as u128) as i64));
+    }
+    Err(ApiError::bad_request(
+        "bad_query",
+        format!("`since` must be an RFC 3339 time or a span like `15m`, got `{text}`"),
+    ))
+}
+
+fn with_total<T: Serialize>(rows: T, total: u64) -> Response {
+    let mut response = Json(rows).into_response();
+    response.headers_mut().insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total));
+    response
+}
+
+async fn logs(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = log_query(&params(query)?)?;
+    let (rows, total) = state.store.logs(&q).await?;
+    Ok(with_total(rows, total))
+}
+
+async fn recent(state: State<AppState>, query: Result<Query<Params>, QueryRejection>) -> Result<Response, ApiError> {
+    logs(state, query).await
+}
+
+async fn patterns(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = params(query)?;
+    let (rows, total) = state
+        .store
+        .patterns(number("limit", p.limit.as_ref(), DEFAULT_LIMIT)?, number("offset", p.offset.as_ref(), 0)?)
+        .await?;
+    Ok(with_total(rows, total))
+}
+
+async fn dead_letters(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = params(query)?;
+    let (rows, total) = state
+        .store
+        .dead_letters(number("limit", p.limit.as_ref(), DEFAULT_LIMIT)?, number("offset", p.offset.as_ref(), 0)?)
+        .await?;
+    Ok(with_total(rows, total))
+}

@@ -1,0 +1,123 @@
+//! The `sluice` command: parses flags and calls the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use sluice::config::Pipeline;
+use sluice::{Server, ServerOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "sluice", version, about = "A WebAssembly-extensible log stream processor")]
+struct Cli {
+    /// Log filter, `RUST_LOG` syntax (e.g. `info`, `sluice=debug`).
+    #[arg(long, env = "SLUICE_LOG", default_value = "info", global = true)]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs a pipeline until SIGINT/SIGTERM.
+    Run {
+        /// The pipeline file.
+        #[arg(default_value = "pipelines/default.yaml")]
+        pipeline: PathBuf,
+        /// Address the HTTP server (ingest, API, dashboard) listens on.
+        #[arg(long = "http", env = "SLUICE_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+        http: SocketAddr,
+        /// Directory for the store, the journal and the compile cache.
+        #[arg(long, env = "SLUICE_DATA_DIR", default_value = "data")]
+        data_dir: PathBuf,
+        /// File holding the store's encryption key (alternatively `SLUICE_DB_KEY`).
+        #[arg(long, env = "SLUICE_DB_KEY_FILE")]
+        db_key_file: Option<PathBuf>,
+        /// Longest a graceful shutdown waits for the pipeline to drain.
+        #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+        shutdown_timeout: Duration,
+    },
+    /// Validates a pipeline file; errors name the file, line and key.
+    Check { pipeline: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    sluice::telemetry::init_logging(&cli.log);
+    match cli.command {
+        Command::Check { pipeline } => match Pipeline::load(&pipeline) {
+            Ok(p) => {
+                println!(
+                    "{}: ok ({} inputs, {} stages, {} outputs)",
+                    pipeline.display(),
+                    p.config.inputs.len(),
+                    p.config.stages.len(),
+                    p.config.outputs.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run { pipeline, http, data_dir, db_key_file, shutdown_timeout } => {
+            let pipeline = match Pipeline::load(&pipeline) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let db_key = match db_key(db_key_file) {
+                Ok(key) => key,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let options = ServerOptions { data_dir, db_key, pipeline, shutdown_timeout };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async move {
+                let listener = match tokio::net::TcpListener::bind(http).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        eprintln!("error: cannot listen on {http}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                match Server::start(options, listener).await {
+                    Ok(running) => {
+                        running.run_until_signal().await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            })
+        }
+    }
+}
+
+/// The store key: a key file wins over `SLUICE_DB_KEY`.
+fn db_key(file: Option<PathBuf>) -> Result<Option<Vec<u8>>, String> {
+    if let Some(path) = file {
+        let bytes = std::fs::read(&path).map_err(|e| format!("cannot read key file {}: {e}", path.display()))?;
+        let key = String::from_utf8_lossy(&bytes).trim().as_bytes().to_vec();
+        if key.is_empty() {
+            return Err(format!("key file {} is empty", path.display()));
+        }
+        return Ok(Some(key));
+    }
+    Ok(std::env::var("SLUICE_DB_KEY").ok().filter(|k| !k.is_empty()).map(String::into_bytes))
+}

@@ -1,0 +1,213 @@
+//! The pipeline file's schema. Every struct denies unknown fields and every field says what it
+//! does, so this file is the reference for pipeline authors.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// A pipeline: inputs feed an ordered list of stages whose result goes to every output.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineConfig {
+    /// Where events come from. At least one.
+    #[serde(deserialize_with = "serde_yaml_ng::with::singleton_map_recursive::deserialize")]
+    pub inputs: Vec<InputConfig>,
+    /// Guests run in this order on every batch. May be empty: events are then stored as received.
+    #[serde(default)]
+    pub stages: Vec<StageConfig>,
+    /// Where processed events (and, if asked, dead letters) go. At least one.
+    #[serde(deserialize_with = "serde_yaml_ng::with::singleton_map_recursive::deserialize")]
+    pub outputs: Vec<OutputConfig>,
+    /// How the pipeline groups events into batches.
+    #[serde(default)]
+    pub batch: BatchConfig,
+}
+
+/// One input, keyed by its kind (`http: {...}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum InputConfig {
+    /// The HTTP ingest endpoints (`/api/v1/ingest` and the seed-compatible ones). The listen address
+    /// is a process setting (`--http`), not part of the pipeline.
+    Http(HttpInputConfig),
+}
+
+impl InputConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            InputConfig::Http(c) => c.name.as_deref().unwrap_or("http"),
+        }
+    }
+}
+
+/// Limits of the HTTP input. A request over a limit is refused whole, and nothing of it is stored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpInputConfig {
+    /// Name used in metrics and stored events; defaults to `http`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Largest request body accepted, in bytes; larger bodies get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+    /// Most events one request may carry; more get 413.
+    #[serde(default = "default_max_events_per_request")]
+    pub max_events_per_request: usize,
+    /// Ingest requests handled at once; beyond this, requests get 429 with `Retry-After`.
+    #[serde(default = "default_max_concurrent_requests")]
+    pub max_concurrent_requests: usize,
+}
+
+fn default_max_body_bytes() -> usize {
+    16 * 1024 * 1024
+}
+fn default_max_events_per_request() -> usize {
+    100_000
+}
+fn default_max_concurrent_requests() -> usize {
+    256
+}
+
+impl Default for HttpInputConfig {
+    fn default() -> Self {
+        HttpInputConfig {
+            name: None,
+            max_body_bytes: default_max_body_bytes(),
+            max_events_per_request: default_max_events_per_request(),
+            max_concurrent_requests: default_max_concurrent_requests(),
+        }
+    }
+}
+
+/// One processing step: a guest, its configuration and its sandbox limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// Unique within the pipeline; names the stage in metrics, logs and dead letters.
+    pub name: String,
+    /// A built-in guest (`normalize`, `mine`) or a path to a `.wasm` component, relative to the
+    /// pipeline file.
+    pub guest: String,
+    /// Handed to the guest's `init` as JSON. Its meaning is the guest's.
+    #[serde(default)]
+    pub config: Option<serde_yaml_ng::Value>,
+    /// Sandbox limits for every instance of this guest.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// What one guest instance may use. Exceeding a limit ends the instance (the batch is
+/// dead-lettered with the reason) and a fresh instance takes the next batch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Longest one call (one batch) may run, e.g. `500ms`, `2s`.
+    #[serde(default = "default_deadline", deserialize_with = "duration")]
+    pub deadline: Duration,
+    /// Largest linear memory an instance may grow to, in MiB.
+    #[serde(default = "default_memory_mib")]
+    pub memory_mib: u32,
+    /// Most events handed to the guest in one call; bigger batches are split.
+    #[serde(default = "default_max_batch")]
+    pub max_batch: usize,
+    /// Largest total size of the guest's host-owned state, in MiB.
+    #[serde(default = "default_state_mib")]
+    pub state_mib: u32,
+}
+
+fn default_deadline() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_memory_mib() -> u32 {
+    64
+}
+fn default_max_batch() -> usize {
+    512
+}
+fn default_state_mib() -> u32 {
+    64
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            deadline: default_deadline(),
+            memory_mib: default_memory_mib(),
+            max_batch: default_max_batch(),
+            state_mib: default_state_mib(),
+        }
+    }
+}
+
+/// One output, keyed by its kind (`libsql: {...}`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum OutputConfig {
+    /// The embedded libSQL store in the data directory (`logs`, `patterns`, `dead_letters`).
+    Libsql(LibsqlOutputConfig),
+    /// The live stream served at `/api/v1/tail`.
+    Websocket(WebsocketOutputConfig),
+}
+
+impl OutputConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            OutputConfig::Libsql(c) => c.name.as_deref().unwrap_or("libsql"),
+            OutputConfig::Websocket(c) => c.name.as_deref().unwrap_or("websocket"),
+        }
+    }
+}
+
+/// The embedded store. Dead letters always land in its `dead_letters` table, whether or not this
+/// output is configured: they are never lost.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LibsqlOutputConfig {
+    /// Name used in metrics; defaults to `libsql`.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The live stream.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebsocketOutputConfig {
+    /// Name used in metrics; defaults to `websocket`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Also stream dead letters (topic `dead_letters`).
+    #[serde(default)]
+    pub dead_letters: bool,
+    /// Batches kept for slow clients before they skip ahead.
+    #[serde(default = "default_buffer_batches")]
+    pub buffer_batches: usize,
+}
+
+fn default_buffer_batches() -> usize {
+    1024
+}
+
+/// How events are grouped as they leave the journal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchConfig {
+    /// Most events in one pipeline batch (a batch never splits one ingest request).
+    #[serde(default = "default_batch_events")]
+    pub max_events: usize,
+}
+
+fn default_batch_events() -> usize {
+    4096
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        BatchConfig { max_events: default_batch_events() }
+    }
+}
+
+/// Durations are written the human way: `250ms`, `2s`, `1m`.
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(|e| serde::de::Error::custom(format!("invalid duration `{text}`: {e}")))
+}

@@ -1,0 +1,178 @@
+//! The host's event model: what inputs produce, stages transform and outputs store.
+//!
+//! It mirrors the WIT `event` record but is owned by the host, so the contract can gain versions
+//! without the rest of the runtime changing; `wasm::convert` moves fields across (no copies).
+
+use serde::Serialize;
+
+/// One log event as it travels through the pipeline.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Event {
+    /// Unique id assigned at ingest (UUIDv7: unique and time-ordered); outputs write idempotently on it.
+    pub id: String,
+    /// When the event happened, nanoseconds since the Unix epoch (UTC).
+    pub timestamp_ns: i64,
+    /// When the host received it, nanoseconds since the Unix epoch (UTC).
+    pub received_ns: i64,
+    /// The input that received it.
+    pub input: String,
+    /// Canonical level (DEBUG, INFO, WARNING, ERROR, CRITICAL) or empty before normalization.
+    pub level: String,
+    pub source: Option<String>,
+    pub module: Option<String>,
+    pub function: Option<String>,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub topic: Option<String>,
+    pub message: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub trace_id: Option<String>,
+    /// Open attributes: key and JSON-encoded value.
+    pub attributes: Vec<Attribute>,
+    /// The record as received, until a stage parses it.
+    pub raw: Option<String>,
+    pub pattern: Option<PatternRef>,
+    /// JSON object text added by an enrichment stage.
+    pub insight: Option<String>,
+}
+
+/// One open attribute; `value` is JSON text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Attribute {
+    pub key: String,
+    pub value: String,
+}
+
+/// The pattern (template) an event belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PatternRef {
+    pub id: String,
+    pub template: String,
+}
+
+/// Changes a stage asks the host to apply to an event it keeps.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Annotation {
+    pub pattern: Option<PatternRef>,
+    pub insight: Option<String>,
+    pub attributes: Vec<Attribute>,
+}
+
+impl Event {
+    /// A fresh event for a record as received: everything but the ids and times is left for a
+    /// parsing stage to fill in. Without such a stage the record becomes the message.
+    pub fn received(id: String, received_ns: i64, input: String, raw: String) -> Self {
+        Event { id, timestamp_ns: received_ns, received_ns, input, raw: Some(raw), ..Event::default() }
+    }
+
+    /// Applies a stage's annotation in place.
+    pub fn annotate(&mut self, annotation: Annotation) {
+        if annotation.pattern.is_some() {
+            self.pattern = annotation.pattern;
+        }
+        if annotation.insight.is_some() {
+            self.insight = annotation.insight;
+        }
+        for attribute in annotation.attributes {
+            match self.attributes.iter_mut().find(|a| a.key == attribute.key) {
+                Some(existing) => existing.value = attribute.value,
+                None => self.attributes.push(attribute),
+            }
+        }
+    }
+
+    /// The message to store: a record no stage parsed is stored as received.
+    pub fn stored_message(&self) -> &str {
+        match (&self.raw, self.message.is_empty()) {
+            (Some(raw), true) => raw,
+            _ => &self.message,
+        }
+    }
+
+    /// The level to store: `INFO` when no stage set one.
+    pub fn stored_level(&self) -> &str {
+        if self.level.is_empty() { "INFO" } else { &self.level }
+    }
+
+    /// Attributes as one JSON object text (`{}` when there are none). Values are JSON already, so
+    /// they are spliced in rather than re-parsed; a value that is not valid JSON is kept as a string.
+    pub fn attributes_json(&self) -> String {
+        let mut out = String::with_capacity(2 + self.attributes.len() * 24);
+        out.push('{');
+        for (i, a) in self.attributes.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&serde_json::Value::String(a.key.clone()).to_string());
+            out.push(':');
+            if serde_json::from_str::<serde::de::IgnoredAny>(&a.value).is_ok() {
+                out.push_str(&a.value);
+            } else {
+                out.push_str(&serde_json::Value::String(a.value.clone()).to_string());
+            }
+        }
+        out.push('}');
+        out
+    }
+}
+
+/// An event that could not be processed, with why and where.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeadLetter {
+    pub event: Event,
+    /// The stage that gave up on it.
+    pub stage: String,
+    /// The guest's name and version (content hash prefix).
+    pub guest: String,
+    pub guest_version: String,
+    /// Precise reason: the guest's own message, or the trap and its cause.
+    pub reason: String,
+    pub failed_ns: i64,
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// RFC 3339 UTC with milliseconds, the form the stores keep (it sorts as text).
+pub fn format_ns(ns: i64) -> String {
+    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn annotate_replaces_and_adds() {
+        let mut e = Event::received("a".into(), 1, "http".into(), "x".into());
+        e.attributes.push(Attribute { key: "k".into(), value: "1".into() });
+        e.annotate(Annotation {
+            pattern: Some(PatternRef { id: "p".into(), template: "t".into() }),
+            insight: None,
+            attributes: vec![
+                Attribute { key: "k".into(), value: "2".into() },
+                Attribute { key: "n".into(), value: "\"v\"".into() },
+            ],
+        });
+        assert_eq!(e.pattern.as_ref().map(|p| p.id.as_str()), Some("p"));
+        assert_eq!(e.attributes_json(), r#"{"k":2,"n":"v"}"#);
+    }
+
+    #[test]
+    fn unparsed_record_is_stored_as_message() {
+        let e = Event::received("a".into(), 1, "http".into(), "plain line".into());
+        assert_eq!(e.stored_message(), "plain line");
+        assert_eq!(e.stored_level(), "INFO");
+        assert_eq!(format_ns(1_700_000_000_123_000_000), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn invalid_attribute_json_is_quoted() {
+        let mut e = Event::default();
+        e.attributes.push(Attribute { key: "q\"k".into(), value: "not json".into() });
+        assert_eq!(e.attributes_json(), r#"{"q\"k":"not json"}"#);
+    }
+}

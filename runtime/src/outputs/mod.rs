@@ -1,0 +1,25 @@
+//! Where processed batches go: the embedded store ([`libsql`]) and the live stream
+//! ([`websocket`]).
+//!
+//! A durable output reports the journal offset it has committed; the journal is released only
+//! behind every durable output. The live stream is best-effort by nature (a slow client skips
+//! ahead) and never holds the pipeline back.
+
+pub mod libsql;
+pub mod websocket;
+
+use crate::event::{DeadLetter, Event};
+use crate::wasm::StateWrite;
+
+/// One processed batch, as every output receives it.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Journal offset just past the last record this batch was made from.
+    pub end_offset: u64,
+    /// Events that came out of the last stage.
+    pub events: Vec<Event>,
+    /// Events a stage could not process.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Guest state written while processing this batch.
+    pub state: Vec<StateWrite>,
+}

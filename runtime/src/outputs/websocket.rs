@@ -1,0 +1,62 @@
+//! The live stream's fan-out. Batches are broadcast as shared pointers (nothing is serialized
+//! until a client wants it); every streamed item has a sequence number so a client that falls
+//! behind learns exactly how many items it missed.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::broadcast;
+
+use super::Batch;
+
+/// One broadcast batch and the sequence number of its first item.
+#[derive(Debug, Clone)]
+pub struct TailItem {
+    pub first_seq: u64,
+    pub batch: Arc<Batch>,
+    /// Whether the batch's dead letters are streamed too (they follow its events in sequence).
+    pub with_dead_letters: bool,
+}
+
+impl TailItem {
+    /// How many streamed items this batch holds.
+    pub fn len(&self) -> u64 {
+        let dead = if self.with_dead_letters { self.batch.dead_letters.len() } else { 0 };
+        (self.batch.events.len() + dead) as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The hub the topology publishes into and tail clients subscribe to.
+#[derive(Debug)]
+pub struct TailHub {
+    tx: broadcast::Sender<TailItem>,
+    next_seq: AtomicU64,
+    dead_letters: bool,
+}
+
+impl TailHub {
+    /// `buffer` batches are kept for slow clients before they skip ahead.
+    pub fn new(buffer: usize, dead_letters: bool) -> TailHub {
+        let (tx, _) = broadcast::channel(buffer.max(1));
+        TailHub { tx, next_seq: AtomicU64::new(0), dead_letters }
+    }
+
+    /// Publishes a batch; never blocks, whether or not anyone listens.
+    pub fn publish(&self, batch: &Arc<Batch>) {
+        let mut item = TailItem { first_seq: 0, batch: batch.clone(), with_dead_letters: self.dead_letters };
+        if item.is_empty() {
+            return;
+        }
+        item.first_seq = self.next_seq.fetch_add(item.len(), Ordering::Relaxed);
+        let _ = self.tx.send(item);
+    }
+
+    pub fn subscribe(&self) -> (broadcast::Receiver<TailItem>, u64) {
+        let rx = self.tx.subscribe();
+        (rx, self.next_seq.load(Ordering::Relaxed))
+    }
+}

@@ -1,0 +1,194 @@
+//! Start-up and shutdown: opens the store and journal, starts the pipeline, serves HTTP, and on
+//! shutdown stops intake, drains everything acknowledged into the store, and exits.
+//!
+//! The server takes its listener as an argument, so tests run it on port 0.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{AppState, Shared, app};
+use crate::config::{InputConfig, Pipeline};
+use crate::inputs::http::HttpInput;
+use crate::journal::{Appender, JournalError, JournalWriter};
+use crate::storage::{Store, StoreError};
+use crate::telemetry::Metrics;
+use crate::topology::{Topology, TopologyContext, TopologyError};
+use crate::wasm::{LoadError, WasmHost};
+
+/// Journal segment size: large enough that rolling is rare, small enough to free disk promptly.
+const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Process settings (the pipeline file says what to run; these say where and how).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Holds the store (`sluice.db`), the journal and the compile cache.
+    pub data_dir: PathBuf,
+    /// Encrypts the store at rest when set.
+    pub db_key: Option<Vec<u8>>,
+    pub pipeline: Pipeline,
+    /// Longest a graceful shutdown waits for the pipeline to drain.
+    pub shutdown_timeout: Duration,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Wasm(#[from] LoadError),
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Entry point for starting Sluice.
+#[derive(Debug)]
+pub struct Server;
+
+/// A running Sluice.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Store,
+    shutdown: CancellationToken,
+    abort: CancellationToken,
+    http: tokio::task::JoinHandle<()>,
+    appender: Appender,
+    journal: JournalWriter,
+    topology: Topology,
+    timeout: Duration,
+}
+
+impl Server {
+    /// Starts everything and serves on `listener` until [`Running::stop`].
+    pub async fn start(options: ServerOptions, listener: TcpListener) -> Result<Running, ServerError> {
+        let started = Instant::now();
+        let metrics = Arc::new(Metrics::new());
+        std::fs::create_dir_all(&options.data_dir)?;
+        let store = Store::open(&options.data_dir.join("sluice.db"), options.db_key.as_deref()).await?;
+        let wasm = WasmHost::new(options.data_dir.join("cache"))?;
+        let journal_dir = options.data_dir.join("journal");
+        let committed = store.committed_offset().await?;
+        let (journal, appender, durable) = JournalWriter::open(&journal_dir, committed, SEGMENT_BYTES)?;
+        let abort = CancellationToken::new();
+        let topology = Topology::start(
+            &options.pipeline,
+            TopologyContext {
+                wasm: &wasm,
+                store: &store,
+                journal_dir,
+                durable: durable.clone(),
+                metrics: metrics.clone(),
+                abort: abort.clone(),
+            },
+        )
+        .await?;
+
+        let http = options.pipeline.config.inputs.iter().map(|input| match input {
+            InputConfig::Http(c) => HttpInput::new(input.name(), c.clone()),
+        });
+        let shutdown = CancellationToken::new();
+        let state = AppState(Arc::new(Shared {
+            store: store.clone(),
+            appender: appender.clone(),
+            durable,
+            stored: topology.stored.clone(),
+            tail: topology.tail.clone(),
+            metrics,
+            http: http.last(),
+            shutdown: shutdown.clone(),
+            started,
+        }));
+        let addr = listener.local_addr()?;
+        let router = app(state);
+        let graceful = shutdown.clone();
+        let http = tokio::spawn(async move {
+            let served =
+                axum::serve(listener, router).with_graceful_shutdown(async move { graceful.cancelled().await }).await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "HTTP server failed");
+            }
+        });
+        tracing::info!(%addr, elapsed = ?started.elapsed(), "sluice is ready");
+        Ok(Running {
+            addr,
+            store,
+            shutdown,
+            abort,
+            http,
+            appender,
+            journal,
+            topology,
+            timeout: options.shutdown_timeout,
+        })
+    }
+}
+
+impl Running {
+    /// Graceful shutdown: stop accepting, finish in-flight requests, drain the journal through the
+    /// stages into the store, and return. Whatever cannot finish within the timeout stays in the
+    /// journal and is processed at the next start.
+    pub async fn stop(self) {
+        let deadline = Instant::now() + self.timeout;
+        self.shutdown.cancel();
+        if tokio::time::timeout(self.timeout, self.http).await.is_err() {
+            tracing::warn!("in-flight HTTP requests did not finish in time");
+        }
+        self.appender.close();
+        let journal = self.journal;
+        let topology = self.topology;
+        let drain = tokio::task::spawn_blocking(move || {
+            journal.join();
+            topology.join();
+        });
+        let left = deadline.saturating_duration_since(Instant::now());
+        if tokio::time::timeout(left, drain).await.is_err() {
+            tracing::warn!("the pipeline did not drain in time; the rest stays in the journal for the next start");
+            self.abort.cancel();
+        }
+        tracing::info!("sluice stopped");
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops gracefully.
+    pub async fn run_until_signal(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

@@ -1,0 +1,266 @@
+//! The store's single writer: one transaction per batch, carrying the journal offset with it.
+
+use std::collections::HashMap;
+
+use libsql::{Connection, Statement, Value};
+
+use super::StoreError;
+use crate::event::{Event, format_ns};
+use crate::outputs::Batch;
+
+/// Columns of one `logs` row, in insert order.
+const LOG_COLUMNS: &[&str] = &[
+    "event_id",
+    "timestamp",
+    "received_at",
+    "level",
+    "subsystem",
+    "module",
+    "function_name",
+    "file_path",
+    "line_number",
+    "topic",
+    "message",
+    "user_uuid",
+    "session_id",
+    "trace_id",
+    "extra",
+    "pattern_id",
+    "insight",
+    "input",
+];
+/// Rows per multi-row INSERT: large enough to amortise the statement, well under SQLite's
+/// parameter limit.
+const ROWS_PER_INSERT: usize = 64;
+/// Samples kept per pattern.
+const MAX_SAMPLES: usize = 5;
+
+/// Writes batches into the store. Owned by one thread.
+pub struct StoreWriter {
+    conn: Connection,
+    full_insert: Option<Statement>,
+}
+
+impl std::fmt::Debug for StoreWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreWriter").finish_non_exhaustive()
+    }
+}
+
+impl StoreWriter {
+    pub(super) fn new(conn: Connection) -> Self {
+        StoreWriter { conn, full_insert: None }
+    }
+
+    /// Commits a batch: its events (when `store_events`), pattern counts, dead letters, state
+    /// writes and the journal offset, all or nothing. A batch at or below the committed offset was
+    /// stored before a crash and is skipped whole; returns whether it was applied.
+    pub async fn write(&mut self, batch: &Batch, store_events: bool) -> Result<bool, StoreError> {
+        self.conn.execute("BEGIN IMMEDIATE", ()).await?;
+        match self.write_in_transaction(batch, store_events).await {
+            Ok(applied) => {
+                self.conn.execute("COMMIT", ()).await?;
+                Ok(applied)
+            }
+            Err(e) => {
+                let _ = self.conn.execute("ROLLBACK", ()).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_in_transaction(&mut self, batch: &Batch, store_events: bool) -> Result<bool, StoreError> {
+        let mut rows = self.conn.query("SELECT value FROM meta WHERE key = 'journal_offset'", ()).await?;
+        let committed: u64 = match rows.next().await? {
+            Some(row) => row.get::<String>(0)?.parse().unwrap_or(0),
+            None => 0,
+        };
+        drop(rows);
+        if batch.end_offset <= committed {
+            return Ok(false);
+        }
+        if store_events {
+            self.insert_logs(&batch.events).await?;
+            self.upsert_patterns(&batch.events).await?;
+        }
+        self.insert_dead_letters(batch).await?;
+        for write in &batch.state {
+            match &write.value {
+                Some(value) => {
+                    self.conn
+                        .execute(
+                            "INSERT INTO guest_state (stage, key, value) VALUES (?1, ?2, ?3)
+                             ON CONFLICT(stage, key) DO UPDATE SET value = excluded.value",
+                            (write.stage.as_str(), write.key.as_str(), value.clone()),
+                        )
+                        .await?;
+                }
+                None => {
+                    self.conn
+                        .execute(
+                            "DELETE FROM guest_state WHERE stage = ?1 AND key = ?2",
+                            (write.stage.as_str(), write.key.as_str()),
+                        )
+                        .await?;
+                }
+            }
+        }
+        self.conn
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('journal_offset', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [batch.end_offset.to_string()],
+            )
+            .await?;
+        Ok(true)
+    }
+
+    async fn insert_logs(&mut self, events: &[Event]) -> Result<(), StoreError> {
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let params: Vec<Value> = chunk.iter().flat_map(log_row).collect();
+            if chunk.len() == ROWS_PER_INSERT {
+                if self.full_insert.is_none() {
+                    self.full_insert = Some(self.conn.prepare(&insert_sql(ROWS_PER_INSERT)).await?);
+                }
+                if let Some(stmt) = &self.full_insert {
+                    let result = stmt.execute(params).await;
+                    stmt.reset();
+                    result?;
+                }
+            } else {
+                self.conn.execute(&insert_sql(chunk.len()), params).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn upsert_patterns(&mut self, events: &[Event]) -> Result<(), StoreError> {
+        let mut patterns: HashMap<&str, PatternDelta<'_>> = HashMap::new();
+        for event in events {
+            let Some(pattern) = &event.pattern else { continue };
+            let delta = patterns.entry(pattern.id.as_str()).or_insert_with(|| PatternDelta {
+                template: &pattern.template,
+                count: 0,
+                level: event.stored_level(),
+                source: event.source.as_deref(),
+                first_ns: event.timestamp_ns,
+                last_ns: event.timestamp_ns,
+                samples: Vec::new(),
+                metadata: String::new(),
+            });
+            delta.template = &pattern.template;
+            delta.count += 1;
+            delta.level = event.stored_level();
+            delta.source = event.source.as_deref().or(delta.source);
+            delta.first_ns = delta.first_ns.min(event.timestamp_ns);
+            delta.last_ns = delta.last_ns.max(event.timestamp_ns);
+            if delta.samples.len() < MAX_SAMPLES && !delta.samples.contains(&event.stored_message()) {
+                delta.samples.push(event.stored_message());
+            }
+            if !event.attributes.is_empty() {
+                delta.metadata = event.attributes_json();
+            }
+        }
+        for (id, d) in patterns {
+            let samples = serde_json::to_string(&d.samples).unwrap_or_else(|_| "[]".into());
+            let metadata = if d.metadata.is_empty() { "{}".to_string() } else { d.metadata };
+            self.conn
+                .execute(
+                    "INSERT INTO patterns (pattern_id, pattern, count, level, source, first_seen, last_seen, metadata, samples)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT(pattern_id) DO UPDATE SET
+                       pattern = excluded.pattern,
+                       count = patterns.count + excluded.count,
+                       level = excluded.level,
+                       source = coalesce(excluded.source, patterns.source),
+                       first_seen = min(patterns.first_seen, excluded.first_seen),
+                       last_seen = max(patterns.last_seen, excluded.last_seen),
+                       metadata = CASE WHEN length(patterns.metadata) > 4096 THEN patterns.metadata
+                                       ELSE json_patch(patterns.metadata, excluded.metadata) END,
+                       samples = CASE WHEN json_array_length(patterns.samples) >= 5 THEN patterns.samples
+                                      ELSE (SELECT json_group_array(value) FROM (
+                                              SELECT value FROM json_each(patterns.samples)
+                                              UNION SELECT value FROM json_each(excluded.samples) LIMIT 5))
+                                 END",
+                    vec![
+                        Value::Text(id.to_string()),
+                        Value::Text(d.template.to_string()),
+                        Value::Integer(d.count),
+                        Value::Text(d.level.to_string()),
+                        d.source.map_or(Value::Null, |s| Value::Text(s.to_string())),
+                        Value::Text(format_ns(d.first_ns)),
+                        Value::Text(format_ns(d.last_ns)),
+                        Value::Text(metadata),
+                        Value::Text(samples),
+                    ],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_dead_letters(&mut self, batch: &Batch) -> Result<(), StoreError> {
+        for dead in &batch.dead_letters {
+            let event = serde_json::to_string(&dead.event).unwrap_or_else(|_| "{}".into());
+            self.conn
+                .execute(
+                    "INSERT INTO dead_letters (event_id, stage, guest, guest_version, reason, event, failed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    vec![
+                        Value::Text(dead.event.id.clone()),
+                        Value::Text(dead.stage.clone()),
+                        Value::Text(dead.guest.clone()),
+                        Value::Text(dead.guest_version.clone()),
+                        Value::Text(dead.reason.clone()),
+                        Value::Text(event),
+                        Value::Text(format_ns(dead.failed_ns)),
+                    ],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+struct PatternDelta<'a> {
+    template: &'a str,
+    count: i64,
+    level: &'a str,
+    source: Option<&'a str>,
+    first_ns: i64,
+    last_ns: i64,
+    samples: Vec<&'a str>,
+    metadata: String,
+}
+
+fn insert_sql(rows: usize) -> String {
+    let placeholders = format!("({})", vec!["?"; LOG_COLUMNS.len()].join(","));
+    format!("INSERT OR IGNORE INTO logs ({}) VALUES {}", LOG_COLUMNS.join(","), vec![placeholders; rows].join(","))
+}
+
+fn text(s: &Option<String>) -> Value {
+    s.as_ref().map_or(Value::Null, |s| Value::Text(s.clone()))
+}
+
+fn log_row(e: &Event) -> [Value; 18] {
+    [
+        Value::Text(e.id.clone()),
+        Value::Text(format_ns(e.timestamp_ns)),
+        Value::Text(format_ns(e.received_ns)),
+        Value::Text(e.stored_level().to_string()),
+        text(&e.source),
+        text(&e.module),
+        text(&e.function),
+        text(&e.file),
+        e.line.map_or(Value::Null, |l| Value::Integer(i64::from(l))),
+        text(&e.topic),
+        Value::Text(e.stored_message().to_string()),
+        text(&e.user_id),
+        text(&e.session_id),
+        text(&e.trace_id),
+        Value::Text(e.attributes_json()),
+        e.pattern.as_ref().map_or(Value::Null, |p| Value::Text(p.id.clone())),
+        text(&e.insight),
+        Value::Text(e.input.clone()),
+    ]
+}

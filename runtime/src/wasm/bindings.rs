@@ -1,0 +1,9 @@
+//! The only `bindgen!` site: host-side bindings for `sluice:pipeline@0.1.0`'s `stage-guest` world.
+
+wasmtime::component::bindgen!({
+    world: "stage-guest",
+    path: "../wit/pipeline-0.1.0",
+});
+
+pub use exports::sluice::pipeline::stage;
+pub use sluice::pipeline::{log, state, types};

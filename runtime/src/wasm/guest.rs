@@ -1,0 +1,215 @@
+//! A loaded guest version and its running instances.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Store, Trap};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+use super::bindings::{StageGuest, StageGuestPre, stage};
+use super::host::HostState;
+use super::limits::MemoryLimiter;
+use super::state::GuestState;
+use super::{EPOCH_TICK, LoadError, cache, convert};
+use crate::event::{Annotation, Event};
+
+/// What a guest may write to stderr (panic messages) per instance; the tail goes into trap reasons.
+const STDERR_BYTES: usize = 64 * 1024;
+
+/// One compiled, pre-linked component version.
+pub struct Guest {
+    pub name: String,
+    /// First 12 hex digits of the component's SHA-256.
+    pub version: String,
+    pre: StageGuestPre<HostState>,
+    engine: wasmtime::Engine,
+}
+
+impl std::fmt::Debug for Guest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guest").field("name", &self.name).field("version", &self.version).finish_non_exhaustive()
+    }
+}
+
+/// Per-instance sandbox limits.
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceLimits {
+    pub deadline: Duration,
+    pub memory_bytes: usize,
+}
+
+impl InstanceLimits {
+    fn deadline_ticks(&self) -> u64 {
+        (self.deadline.as_millis().div_ceil(EPOCH_TICK.as_millis()) as u64).max(1)
+    }
+}
+
+/// What a stage decided for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Keep,
+    Annotate(Annotation),
+    Replace(Vec<Event>),
+    Fail(String),
+}
+
+/// Why a call did not produce outcomes. A trap, deadline or memory exhaustion means the instance
+/// is gone; the caller drops it and makes a new one.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    #[error("deadline of {0:?} exceeded")]
+    Deadline(Duration),
+    #[error("memory limit of {limit} bytes exceeded (the guest asked for {asked} bytes)")]
+    Memory { limit: usize, asked: usize },
+    #[error("guest trapped: {0}")]
+    Trap(String),
+    #[error("guest init failed: {0}")]
+    Init(String),
+    #[error("guest broke the contract: {0}")]
+    Contract(String),
+}
+
+impl CallError {
+    /// A short label for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Deadline(_) => "deadline",
+            CallError::Memory { .. } => "memory",
+            CallError::Trap(_) => "trap",
+            CallError::Init(_) => "init",
+            CallError::Contract(_) => "contract",
+        }
+    }
+}
+
+impl Guest {
+    pub(super) fn new(
+        name: &str,
+        bytes: &[u8],
+        component: Component,
+        linker: &Linker<HostState>,
+    ) -> Result<Guest, LoadError> {
+        let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), reason: format!("{e:#}") };
+        let instance_pre = linker.instantiate_pre(&component).map_err(invalid)?;
+        let pre = StageGuestPre::new(instance_pre).map_err(invalid)?;
+        Ok(Guest {
+            name: name.to_string(),
+            version: cache::content_hash(bytes)[..12].to_string(),
+            engine: component.engine().clone(),
+            pre,
+        })
+    }
+
+    /// Creates an instance under `limits` and calls its `init` with `config` (JSON text).
+    pub fn instantiate(
+        &self,
+        state: Arc<GuestState>,
+        limits: InstanceLimits,
+        config: &str,
+    ) -> Result<GuestInstance, CallError> {
+        let stderr = MemoryOutputPipe::new(STDERR_BYTES);
+        // No arguments, environment, files or network: a guest sees only its batch and its state.
+        let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
+        let host = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter { max_bytes: limits.memory_bytes, refused: None },
+            state,
+            label: format!("{}@{}", self.name, self.version).into(),
+        };
+        let mut store = Store::new(&self.engine, host);
+        store.limiter(|h| &mut h.limiter);
+        store.set_epoch_deadline(limits.deadline_ticks());
+        let bindings = self.pre.instantiate(&mut store).map_err(|e| CallError::Init(format!("{e:#}")))?;
+        let mut instance = GuestInstance { store, bindings, limits, stderr };
+        store_deadline(&mut instance);
+        match instance.bindings.sluice_pipeline_stage().call_init(&mut instance.store, config) {
+            Ok(Ok(())) => Ok(instance),
+            Ok(Err(message)) => Err(CallError::Init(message)),
+            Err(e) => Err(CallError::Init(instance.describe(&e).to_string())),
+        }
+    }
+}
+
+fn store_deadline(instance: &mut GuestInstance) {
+    let ticks = instance.limits.deadline_ticks();
+    instance.store.set_epoch_deadline(ticks);
+}
+
+/// A running instance: its store, limits and captured stderr.
+pub struct GuestInstance {
+    store: Store<HostState>,
+    bindings: StageGuest,
+    limits: InstanceLimits,
+    stderr: MemoryOutputPipe,
+}
+
+impl std::fmt::Debug for GuestInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GuestInstance").field("limits", &self.limits).finish_non_exhaustive()
+    }
+}
+
+impl GuestInstance {
+    /// Calls `process` once for the whole batch. On success every event comes back paired with
+    /// its outcome; on failure the events come back untouched with the reason.
+    #[allow(clippy::type_complexity)]
+    pub fn process(&mut self, events: Vec<Event>) -> Result<Vec<(Event, Outcome)>, (Vec<Event>, CallError)> {
+        let batch: Vec<_> = events.into_iter().map(convert::to_wit).collect();
+        store_deadline(self);
+        let started = Instant::now();
+        let result = self.bindings.sluice_pipeline_stage().call_process(&mut self.store, &batch);
+        let elapsed = started.elapsed();
+        let back = |batch: Vec<_>| batch.into_iter().map(convert::from_wit).collect::<Vec<_>>();
+        match result {
+            Ok(outcomes) if outcomes.len() == batch.len() => Ok(batch
+                .into_iter()
+                .zip(outcomes)
+                .map(|(event, outcome)| (convert::from_wit(event), outcome_from_wit(outcome)))
+                .collect()),
+            Ok(outcomes) => {
+                let message = format!("returned {} outcomes for {} events", outcomes.len(), batch.len());
+                Err((back(batch), CallError::Contract(message)))
+            }
+            Err(e) => {
+                let error = self.describe(&e);
+                tracing::debug!(?elapsed, %error, "guest call failed");
+                Err((back(batch), error))
+            }
+        }
+    }
+
+    /// Names a failed call: the deadline, the memory cap, or the trap with the guest's last words.
+    fn describe(&self, error: &wasmtime::Error) -> CallError {
+        if let Some(asked) = self.store.data().limiter.refused {
+            return CallError::Memory { limit: self.limits.memory_bytes, asked };
+        }
+        if matches!(error.downcast_ref::<Trap>(), Some(Trap::Interrupt)) {
+            return CallError::Deadline(self.limits.deadline);
+        }
+        let mut message = match error.downcast_ref::<Trap>() {
+            Some(trap) => trap.to_string(),
+            None => format!("{error:#}"),
+        };
+        let stderr = self.stderr.contents();
+        let last_words = String::from_utf8_lossy(&stderr);
+        let last_words = last_words.trim();
+        if !last_words.is_empty() {
+            let tail: String = last_words.chars().rev().take(512).collect::<Vec<_>>().into_iter().rev().collect();
+            message.push_str(": ");
+            message.push_str(&tail);
+        }
+        CallError::Trap(message)
+    }
+}
+
+fn outcome_from_wit(outcome: stage::Outcome) -> Outcome {
+    match outcome {
+        stage::Outcome::Keep => Outcome::Keep,
+        stage::Outcome::Annotate(a) => Outcome::Annotate(convert::annotation(a)),
+        stage::Outcome::Replace(events) => Outcome::Replace(events.into_iter().map(convert::from_wit).collect()),
+        stage::Outcome::Fail(reason) => Outcome::Fail(reason),
+    }
+}

@@ -1,0 +1,74 @@
+//! The host side of the guest imports: logging and state. Every size a guest hands us is bounded.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::{log, state, types};
+use super::limits::MemoryLimiter;
+use super::state::{GuestState, StateError};
+
+/// Longest guest log message kept; the rest is cut.
+const MAX_LOG_BYTES: usize = 4096;
+
+/// Per-instance host state (lives in the wasmtime `Store`).
+pub struct HostState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub state: Arc<GuestState>,
+    /// `name@version`, for the guest's log lines.
+    pub label: Arc<str>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, mut message: String) {
+        if message.len() > MAX_LOG_BYTES {
+            let mut cut = MAX_LOG_BYTES;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("…");
+        }
+        let guest = &*self.label;
+        match level {
+            log::Level::Trace => tracing::trace!(guest, "{message}"),
+            log::Level::Debug => tracing::debug!(guest, "{message}"),
+            log::Level::Info => tracing::info!(guest, "{message}"),
+            log::Level::Warn => tracing::warn!(guest, "{message}"),
+            log::Level::Error => tracing::error!(guest, "{message}"),
+        }
+    }
+}
+
+impl state::Host for HostState {
+    fn get(&mut self, key: String) -> Option<Vec<u8>> {
+        self.state.get(&key)
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), state::StateError> {
+        self.state.set(key, value).map_err(|e| match e {
+            StateError::KeyTooLong(n) => state::StateError::KeyTooLong(n),
+            StateError::ValueTooLarge(n) => state::StateError::ValueTooLarge(n),
+            StateError::QuotaExceeded(n) => state::StateError::QuotaExceeded(n),
+        })
+    }
+
+    fn delete(&mut self, key: String) {
+        self.state.delete(&key);
+    }
+
+    fn scan(&mut self, prefix: String) -> Vec<(String, Vec<u8>)> {
+        self.state.scan(&prefix)
+    }
+}
