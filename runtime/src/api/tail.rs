@@ -71,10 +71,13 @@ impl Filter {
 async fn tail(
     State(state): State<AppState>,
     query: Result<Query<FilterParams>, axum::extract::rejection::QueryRejection>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = query.map_err(|e| ApiError::bad_request("bad_query", e.body_text()))?;
     let filter = Filter::parse(params)?;
+    let ws = ws.map_err(|e| {
+        ApiError::bad_request("not_websocket", format!("this endpoint is a websocket: {}", e.body_text()))
+    })?;
     let Some(hub) = state.tail.clone() else {
         return Err(ApiError::not_found("this pipeline has no websocket output"));
     };

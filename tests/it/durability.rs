@@ -1,0 +1,63 @@
+//! An acknowledged event survives `kill -9`, and is stored exactly once after the restart.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{ChildServer, DEFAULT_PIPELINE};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_kill_9_exactly_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = dir.path().join("pipeline.yaml");
+    std::fs::write(&pipeline, DEFAULT_PIPELINE).expect("write pipeline");
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+
+    let mut server = ChildServer::spawn(&pipeline, &data).await;
+    let mut acknowledged = 0u64;
+    for request in 0..40 {
+        let body: String = (0..25)
+            .map(|i| format!("{}\n", json!({"message": format!("order {request}-{i} shipped"), "level": "info"})))
+            .collect();
+        let response = client.post(format!("{}/api/v1/ingest", server.base)).body(body).send().await.expect("ingest");
+        assert_eq!(response.status(), 202);
+        acknowledged += 25;
+    }
+    // No flush, no graceful shutdown: the process dies with whatever is in flight.
+    server.kill9();
+
+    let server = ChildServer::spawn(&pipeline, &data).await;
+    let flushed = client.post(format!("{}/flush", server.base)).send().await.expect("flush");
+    assert_eq!(flushed.status(), 200);
+    let mut messages = HashSet::new();
+    let mut offset = 0;
+    loop {
+        let response =
+            client.get(format!("{}/api/v1/logs?limit=1000&offset={offset}", server.base)).send().await.expect("logs");
+        let total: u64 = response.headers()["x-total-count"].to_str().expect("header").parse().expect("number");
+        assert_eq!(total, acknowledged, "every acknowledged event, once");
+        let rows: Vec<Value> = response.json().await.expect("json");
+        if rows.is_empty() {
+            break;
+        }
+        offset += rows.len();
+        for row in rows {
+            assert!(messages.insert(row["message"].as_str().unwrap_or_default().to_string()), "duplicate {row}");
+        }
+    }
+    assert_eq!(messages.len() as u64, acknowledged);
+    let patterns: Value = client
+        .get(format!("{}/api/v1/patterns", server.base))
+        .send()
+        .await
+        .expect("patterns")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        patterns[0]["count"].as_u64(),
+        Some(acknowledged),
+        "pattern counts are exact after the replay: {patterns}"
+    );
+}

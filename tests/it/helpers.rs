@@ -1,0 +1,194 @@
+//! Starting Sluice for a test and talking to it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sluice::config::Pipeline;
+use sluice::{Running, Server, ServerOptions};
+
+/// The default pipeline's shape, for tests that need the standard guests.
+pub const DEFAULT_PIPELINE: &str = "
+inputs:
+  - http: {}
+stages:
+  - name: normalize
+    guest: normalize
+  - name: mine
+    guest: mine
+outputs:
+  - libsql: {}
+  - websocket: {}
+";
+
+/// Path of a test fixture guest built from `guests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("SLUICE_GUESTS_DIR")).join(format!("{name}.wasm"))
+}
+
+/// A Sluice running in this process on an ephemeral port, with its own data directory.
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub base: String,
+    pub client: reqwest::Client,
+    pub data: tempfile::TempDir,
+    pipeline_yaml: String,
+    key: Option<Vec<u8>>,
+}
+
+impl TestServer {
+    pub async fn start(pipeline_yaml: &str) -> TestServer {
+        TestServer::start_with_key(pipeline_yaml, None).await
+    }
+
+    pub async fn start_with_key(pipeline_yaml: &str, key: Option<&[u8]>) -> TestServer {
+        let data = tempfile::tempdir().expect("tempdir");
+        let mut server = TestServer {
+            running: None,
+            base: String::new(),
+            client: reqwest::Client::new(),
+            data,
+            pipeline_yaml: pipeline_yaml.to_string(),
+            key: key.map(<[u8]>::to_vec),
+        };
+        server.boot().await;
+        server
+    }
+
+    async fn boot(&mut self) {
+        let path = self.data.path().join("pipeline.yaml");
+        std::fs::write(&path, &self.pipeline_yaml).expect("write pipeline");
+        let pipeline = Pipeline::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let options = ServerOptions {
+            data_dir: self.data.path().join("data"),
+            db_key: self.key.clone(),
+            pipeline,
+            shutdown_timeout: Duration::from_secs(30),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let running = Server::start(options, listener).await.unwrap_or_else(|e| panic!("start: {e}"));
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
+    /// Graceful stop and start again on the same data directory.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.stop().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data.path().join("data/sluice.db")
+    }
+
+    /// POSTs a body with a content type; returns status and JSON reply.
+    pub async fn post(&self, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let json = response.json::<Value>().await.unwrap_or(Value::Null);
+        (status, json)
+    }
+
+    pub async fn ingest_ndjson(&self, lines: &[Value]) -> (u16, Value) {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        self.post("/api/v1/ingest", "application/x-ndjson", body).await
+    }
+
+    /// Waits until everything acknowledged is in the store.
+    pub async fn flush(&self) {
+        let response = self.client.post(self.url("/flush")).send().await.expect("flush");
+        assert_eq!(response.status(), 200, "flush: {:?}", response.text().await);
+    }
+
+    /// GET returning status, `X-Total-Count` (if any) and JSON.
+    pub async fn get(&self, path: &str) -> (u16, Option<u64>, Value) {
+        let response = self.client.get(self.url(path)).send().await.expect("get");
+        let status = response.status().as_u16();
+        let total = response.headers().get("x-total-count").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let json = response.json::<Value>().await.unwrap_or(Value::Null);
+        (status, total, json)
+    }
+
+    /// Every stored event (up to 1000), newest first.
+    pub async fn logs(&self, query: &str) -> (Vec<Value>, u64) {
+        let (status, total, json) = self.get(&format!("/api/v1/logs?limit=1000&{query}")).await;
+        assert_eq!(status, 200, "logs: {json}");
+        (json.as_array().cloned().unwrap_or_default(), total.expect("X-Total-Count"))
+    }
+
+    pub async fn dead_letters(&self) -> Vec<Value> {
+        let (status, _, json) = self.get("/api/v1/dead-letters?limit=1000").await;
+        assert_eq!(status, 200);
+        json.as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn stats(&self) -> Value {
+        self.get("/stats").await.2
+    }
+}
+
+/// The real `sluice` binary as a child process, for tests that kill it.
+pub struct ChildServer {
+    pub child: Child,
+    pub base: String,
+}
+
+impl ChildServer {
+    pub async fn spawn(pipeline: &Path, data_dir: &Path) -> ChildServer {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
+            .args(["run"])
+            .arg(pipeline)
+            .args(["--http", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data_dir)
+            .env("SLUICE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sluice");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client.get(format!("{base}/health")).send().await.is_ok() {
+                return ChildServer { child, base };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("sluice did not come up on {base}");
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill9(&mut self) {
+        self.child.kill().expect("kill");
+        self.child.wait().expect("wait");
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
