@@ -93,9 +93,16 @@ impl Server {
         )
         .await?;
 
-        let http = options.pipeline.config.inputs.iter().map(|input| match input {
-            InputConfig::Http(c) => HttpInput::new(input.name(), c.clone()),
-        });
+        // Validation allows at most one HTTP input.
+        let http = options
+            .pipeline
+            .config
+            .inputs
+            .iter()
+            .map(|input| match input {
+                InputConfig::Http(c) => HttpInput::new(input.name(), c.clone()),
+            })
+            .next();
         let shutdown = CancellationToken::new();
         let state = AppState(Arc::new(Shared {
             store: store.clone(),
@@ -104,7 +111,7 @@ impl Server {
             stored: topology.stored.clone(),
             tail: topology.tail.clone(),
             metrics,
-            http: http.last(),
+            http,
             shutdown: shutdown.clone(),
             started,
         }));

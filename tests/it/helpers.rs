@@ -164,15 +164,15 @@ impl ChildServer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn sluice");
-        let base = format!("http://127.0.0.1:{port}");
+        let server = ChildServer { child, base: format!("http://127.0.0.1:{port}") };
         let client = reqwest::Client::new();
         for _ in 0..300 {
-            if client.get(format!("{base}/health")).send().await.is_ok() {
-                return ChildServer { child, base };
+            if client.get(format!("{}/health", server.base)).send().await.is_ok() {
+                return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("sluice did not come up on {base}");
+        panic!("sluice did not come up on {}", server.base);
     }
 
     /// SIGKILL: no shutdown code runs.

@@ -102,6 +102,10 @@ impl Pipeline {
         if c.outputs.is_empty() {
             return Err(fail("outputs".into(), "outputs", "at least one output is required".into()));
         }
+        let http_inputs = c.inputs.iter().filter(|i| matches!(i, InputConfig::Http(_))).count();
+        if http_inputs > 1 {
+            return Err(fail("inputs".into(), "http", "at most one `http` input: the HTTP server is shared".into()));
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, stage) in c.stages.iter().enumerate() {
             let key = format!("stages[{i}]");
