@@ -144,7 +144,10 @@ impl Settings {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| {
                     Kind::parse(s).ok_or_else(|| {
-                        anyhow!("SLUICE_BENCH_SCENARIOS: unknown scenario `{}` (default, no-stages, single-event)", s.trim())
+                        anyhow!(
+                            "SLUICE_BENCH_SCENARIOS: unknown scenario `{}` (default, no-stages, single-event)",
+                            s.trim()
+                        )
                     })
                 })
                 .collect::<Result<Vec<_>>>()?,
@@ -625,11 +628,7 @@ fn message(r: &mut Rng, template: usize) -> (&'static str, &'static str, String)
             format!("GET /api/v1/orders/{} 200 {}ms", r.range(100_000, 999_999), r.range(2, 250)),
         ),
         4 => ("info", "api-gateway", format!("POST /api/v1/payments 201 {}ms", r.range(20, 900))),
-        5 => (
-            "warn",
-            "api-gateway",
-            format!("GET /api/v1/users/{} 404 {}ms", r.range(1000, 99_999), r.range(1, 40)),
-        ),
+        5 => ("warn", "api-gateway", format!("GET /api/v1/users/{} 404 {}ms", r.range(1000, 99_999), r.range(1, 40))),
         6 => (
             "info",
             "payment-service",

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{AppState, Shared, app};
 use crate::config::{InputConfig, Pipeline};
 use crate::inputs::http::HttpInput;
-use crate::journal::{Appender, JournalError, JournalWriter};
+use crate::journal::{Appender, JournalCipher, JournalError, JournalWriter};
 use crate::storage::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::topology::{Topology, TopologyContext, TopologyError};
@@ -78,7 +78,8 @@ impl Server {
         let wasm = WasmHost::new(options.data_dir.join("cache"))?;
         let journal_dir = options.data_dir.join("journal");
         let committed = store.committed_offset().await?;
-        let (journal, appender, durable) = JournalWriter::open(&journal_dir, committed, SEGMENT_BYTES)?;
+        let cipher = options.db_key.as_deref().map(JournalCipher::from_store_key);
+        let (journal, appender, durable) = JournalWriter::open(&journal_dir, committed, SEGMENT_BYTES, cipher.clone())?;
         let abort = CancellationToken::new();
         let topology = Topology::start(
             &options.pipeline,
@@ -87,6 +88,7 @@ impl Server {
                 store: &store,
                 journal_dir,
                 durable: durable.clone(),
+                cipher,
                 metrics: metrics.clone(),
                 abort: abort.clone(),
             },

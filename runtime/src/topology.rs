@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{GuestSource, OutputConfig, Pipeline};
 use crate::event::Event;
-use crate::journal::{JournalError, JournalReader};
+use crate::journal::{JournalCipher, JournalError, JournalReader};
 use crate::outputs::Batch;
 use crate::outputs::libsql::{StoreOutput, StoreOutputConfig};
 use crate::outputs::websocket::TailHub;
@@ -72,6 +72,8 @@ pub struct TopologyContext<'a> {
     pub journal_dir: PathBuf,
     /// The journal's durable end offset (from its writer).
     pub durable: watch::Receiver<u64>,
+    /// Set when the store is encrypted: the journal is too.
+    pub cipher: Option<JournalCipher>,
     pub metrics: Arc<Metrics>,
     pub abort: CancellationToken,
 }
@@ -127,7 +129,7 @@ impl Topology {
             stored_tx,
         )?;
         let processor = Processor {
-            reader: JournalReader::new(&ctx.journal_dir, start),
+            reader: JournalReader::new(&ctx.journal_dir, start, ctx.cipher),
             durable: ctx.durable,
             stages,
             max_events: pipeline.config.batch.max_events,

@@ -1,4 +1,4 @@
-//! With a key, the store file holds no plaintext; without it, the same canary is plainly visible
+//! With a key, neither the store file nor the journal holds plaintext; without it, the same canary is plainly visible
 //! (which proves the check can fail).
 
 use serde_json::json;
@@ -13,6 +13,16 @@ fn raw_store(server: &TestServer) -> Vec<u8> {
     let mut bytes = std::fs::read(&db).expect("read store");
     if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
         bytes.extend(wal);
+    }
+    bytes
+}
+
+/// The bytes of every journal segment.
+fn raw_journal(server: &TestServer) -> Vec<u8> {
+    let dir = server.data.path().join("data/journal");
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("journal dir") {
+        bytes.extend(std::fs::read(entry.expect("entry").path()).expect("read segment"));
     }
     bytes
 }
@@ -33,6 +43,9 @@ async fn encrypted_store_holds_no_plaintext() {
     ingest_canary(&server).await;
     server.stop().await;
     assert!(!contains(&raw_store(&server), CANARY), "the canary is readable in the encrypted file");
+    let journal = raw_journal(&server);
+    assert!(!journal.is_empty(), "the journal keeps its active segment");
+    assert!(!contains(&journal, CANARY), "the canary is readable in the journal");
 
     // The key opens it again.
     server.restart().await;
@@ -61,4 +74,5 @@ async fn unencrypted_store_shows_the_canary() {
     ingest_canary(&server).await;
     server.stop().await;
     assert!(contains(&raw_store(&server), CANARY), "control: without a key the canary is in the file");
+    assert!(contains(&raw_journal(&server), CANARY), "control: without a key the journal is plain");
 }

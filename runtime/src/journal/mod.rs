@@ -11,16 +11,19 @@
 //! store's.
 //!
 //! On disk: `journal/<base offset>.log` segments; each record is `len: u32 LE`, `crc32: u32 LE`,
-//! then `len` bytes of postcard-encoded [`JournalEvent`]s. An offset is a byte position in the
+//! then `len` bytes of postcard-encoded [`JournalEvent`]s, sealed by [`JournalCipher`] when the
+//! store is encrypted. An offset is a byte position in the
 //! concatenation of all segments. A torn record at the tail (a crash mid-write, never acknowledged)
 //! is cut off when the journal is opened.
 
+mod cipher;
 mod reader;
 mod segment;
 mod writer;
 
 use serde::{Deserialize, Serialize};
 
+pub use cipher::JournalCipher;
 pub use reader::{Entry, JournalReader, release};
 pub use writer::{Appender, JournalWriter};
 
@@ -54,16 +57,18 @@ impl JournalError {
     }
 }
 
-/// Encodes one record (header and payload) ready to append. Done by the caller, off the writer
-/// thread, so encoding scales with the request handlers.
-pub fn encode_record(events: &[JournalEvent]) -> Vec<u8> {
-    let header = vec![0u8; segment::HEADER];
+/// Encodes one record (header and payload) ready to append.
+fn encode_record(events: &[JournalEvent], cipher: Option<&JournalCipher>) -> Vec<u8> {
     // Serializing owned strings and integers into a growable Vec cannot fail.
-    let mut record = postcard::to_extend(events, header).expect("postcard into a Vec is infallible");
-    let payload_len = (record.len() - segment::HEADER) as u32;
-    let crc = crc32fast::hash(&record[segment::HEADER..]);
-    record[..4].copy_from_slice(&payload_len.to_le_bytes());
-    record[4..8].copy_from_slice(&crc.to_le_bytes());
+    let payload = postcard::to_allocvec(events).expect("postcard into a Vec is infallible");
+    let payload = match cipher {
+        Some(cipher) => cipher.seal(&payload),
+        None => payload,
+    };
+    let mut record = Vec::with_capacity(segment::HEADER + payload.len());
+    record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+    record.extend_from_slice(&payload);
     record
 }
 

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::{JournalError, JournalEvent, segment};
+use super::{JournalCipher, JournalError, JournalEvent, segment};
 
 /// One record read back: its events and the offset just past it.
 #[derive(Debug)]
@@ -19,11 +19,12 @@ pub struct JournalReader {
     dir: PathBuf,
     position: u64,
     open: Option<(u64, BufReader<File>)>,
+    cipher: Option<JournalCipher>,
 }
 
 impl JournalReader {
-    pub fn new(dir: &Path, position: u64) -> Self {
-        JournalReader { dir: dir.to_path_buf(), position, open: None }
+    pub fn new(dir: &Path, position: u64, cipher: Option<JournalCipher>) -> Self {
+        JournalReader { dir: dir.to_path_buf(), position, open: None, cipher }
     }
 
     /// The offset of the next record to read.
@@ -57,9 +58,17 @@ impl JournalReader {
             let base = *base;
             let path = segment::path(&self.dir, base);
             if let Some(payload) = segment::read_record(reader).map_err(|e| JournalError::io(&path, e))? {
+                let record_len = (segment::HEADER + payload.len()) as u64;
+                let payload = match &self.cipher {
+                    Some(cipher) => cipher.open(&payload).ok_or_else(|| JournalError::Corrupt {
+                        offset: self.position,
+                        reason: "cannot decrypt the record (wrong key, or written without one)".into(),
+                    })?,
+                    None => payload,
+                };
                 let events: Vec<JournalEvent> = postcard::from_bytes(&payload)
                     .map_err(|e| JournalError::Corrupt { offset: self.position, reason: e.to_string() })?;
-                self.position += (segment::HEADER + payload.len()) as u64;
+                self.position += record_len;
                 return Ok(Some(Entry { end_offset: self.position, events }));
             }
             // The callers only read below the durable point, so running out of data here means the

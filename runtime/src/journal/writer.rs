@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::{JournalError, segment};
+use super::{JournalCipher, JournalError, JournalEvent, encode_record, segment};
 
 /// Appends queued at once before the writer pushes back on inputs.
 const QUEUE: usize = 1024;
@@ -19,6 +19,7 @@ const QUEUE: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct Appender {
     tx: Arc<Mutex<Option<mpsc::Sender<Append>>>>,
+    cipher: Option<JournalCipher>,
 }
 
 struct Append {
@@ -27,9 +28,11 @@ struct Append {
 }
 
 impl Appender {
-    /// Appends an encoded record (see [`super::encode_record`]); resolves to the journal offset
-    /// just past it once it has been synced to disk.
-    pub async fn append(&self, record: Vec<u8>) -> Result<u64, JournalError> {
+    /// Appends `events` as one record; resolves to the journal offset just past it once it has
+    /// been synced to disk. Encoding (and encryption) happens here, on the caller's task, so it
+    /// scales with the callers rather than queueing on the writer thread.
+    pub async fn append(&self, events: &[JournalEvent]) -> Result<u64, JournalError> {
+        let record = encode_record(events, self.cipher.as_ref());
         let (done, rx) = oneshot::channel();
         let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone().ok_or(JournalError::Closed)?;
         tx.send(Append { record, done }).await.map_err(|_| JournalError::Closed)?;
@@ -58,6 +61,7 @@ impl JournalWriter {
         dir: &Path,
         floor: u64,
         segment_bytes: u64,
+        cipher: Option<JournalCipher>,
     ) -> Result<(JournalWriter, Appender, watch::Receiver<u64>), JournalError> {
         std::fs::create_dir_all(dir).map_err(|e| JournalError::io(dir, e))?;
         let bases = segment::list(dir)?;
@@ -79,7 +83,7 @@ impl JournalWriter {
             .name("journal-writer".into())
             .spawn(move || state.run(rx, committed_tx))
             .map_err(|e| JournalError::io(dir, e))?;
-        Ok((JournalWriter { thread }, Appender { tx: Arc::new(Mutex::new(Some(tx))) }, committed_rx))
+        Ok((JournalWriter { thread }, Appender { tx: Arc::new(Mutex::new(Some(tx))), cipher }, committed_rx))
     }
 
     /// Waits for the writer to finish after the appender is closed.

@@ -5,5 +5,5 @@ wasmtime::component::bindgen!({
     path: "../wit/pipeline-0.1.0",
 });
 
-pub use exports::sluice::pipeline::stage;
-pub use sluice::pipeline::{log, state, types};
+pub use self::exports::sluice::pipeline::stage;
+pub use self::sluice::pipeline::{log, state, types};

@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 use crate::api::{ApiError, AppState};
 use crate::config::HttpInputConfig;
 use crate::event::now_ns;
-use crate::journal::{JournalEvent, encode_record};
+use crate::journal::JournalEvent;
 use crate::telemetry::{InputLabel, RejectLabel, Totals};
 
 /// The configured HTTP input.
@@ -133,8 +133,7 @@ async fn accept_with(
         .map(|raw| JournalEvent { id: uuid::Uuid::now_v7().to_string(), received_ns, input: input.name.clone(), raw })
         .collect();
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-    let record = encode_record(&events);
-    state.appender.append(record).await.map_err(|e| match e {
+    state.appender.append(&events).await.map_err(|e| match e {
         crate::journal::JournalError::Closed => ApiError::unavailable("shutting down; nothing was stored"),
         other => ApiError::internal("cannot write the journal; nothing was stored", &other),
     })?;
