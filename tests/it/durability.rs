@@ -61,3 +61,33 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
         "pattern counts are exact after the replay: {patterns}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_everything_acknowledged_before_exiting() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipeline = dir.path().join("pipeline.yaml");
+    std::fs::write(&pipeline, DEFAULT_PIPELINE).expect("write pipeline");
+    let data = dir.path().join("data");
+    let client = reqwest::Client::new();
+
+    let mut server = ChildServer::spawn(&pipeline, &data).await;
+    let body: String = (0..500).map(|i| format!("{}\n", json!({"message": format!("request {i} served")}))).collect();
+    let response = client.post(format!("{}/api/v1/ingest", server.base)).body(body).send().await.expect("ingest");
+    assert_eq!(response.status(), 202);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = server.child.wait().expect("wait");
+    assert!(exit.success(), "graceful shutdown exits cleanly: {exit}");
+
+    // Everything was committed before the exit: nothing is left for the next start to replay.
+    let server = ChildServer::spawn(&pipeline, &data).await;
+    let stats: Value =
+        client.get(format!("{}/stats", server.base)).send().await.expect("stats").json().await.expect("json");
+    assert_eq!(stats["journal"]["pending_bytes"], 0, "{stats}");
+    assert_eq!(stats["batches"], 0, "no replay was needed: {stats}");
+    let response = client.get(format!("{}/api/v1/logs?limit=1", server.base)).send().await.expect("logs");
+    assert_eq!(response.headers()["x-total-count"], "500");
+}
