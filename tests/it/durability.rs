@@ -6,12 +6,18 @@ use serde_json::{Value, json};
 
 use crate::helpers::{ChildServer, DEFAULT_PIPELINE};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_events_survive_kill_9_exactly_once() {
+/// A temporary directory holding the default pipeline file and a data directory path.
+fn child_dirs() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("tempdir");
     let pipeline = dir.path().join("pipeline.yaml");
     std::fs::write(&pipeline, DEFAULT_PIPELINE).expect("write pipeline");
     let data = dir.path().join("data");
+    (dir, pipeline, data)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_events_survive_kill_9_exactly_once() {
+    let (_dir, pipeline, data) = child_dirs();
     let client = reqwest::Client::new();
 
     let mut server = ChildServer::spawn(&pipeline, &data).await;
@@ -64,10 +70,7 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_everything_acknowledged_before_exiting() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let pipeline = dir.path().join("pipeline.yaml");
-    std::fs::write(&pipeline, DEFAULT_PIPELINE).expect("write pipeline");
-    let data = dir.path().join("data");
+    let (_dir, pipeline, data) = child_dirs();
     let client = reqwest::Client::new();
 
     let mut server = ChildServer::spawn(&pipeline, &data).await;

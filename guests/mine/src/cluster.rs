@@ -34,13 +34,7 @@ pub struct Cluster {
 
 impl Cluster {
     /// A new cluster whose template is exactly `tokens`.
-    pub fn new(
-        id: String,
-        seq: u64,
-        tokens: &[Token],
-        route: Vec<TokenId>,
-        interner: &Interner,
-    ) -> Self {
+    pub fn new(id: String, seq: u64, tokens: &[Token], route: Vec<TokenId>, interner: &Interner) -> Self {
         let mut cluster = Self {
             id,
             seq,
@@ -127,10 +121,7 @@ fn truncate(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }
-    let end = (0..=max)
-        .rev()
-        .find(|&i| s.is_char_boundary(i))
-        .unwrap_or(0);
+    let end = (0..=max).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
     s.get(..end).unwrap_or_default()
 }
 
@@ -138,13 +129,7 @@ fn truncate(s: &str, max: usize) -> &str {
 mod tests {
     use super::{Cluster, truncate};
     use crate::intern::Interner;
-    use crate::tokenize::{Token, tokenize};
-
-    fn tokens(interner: &mut Interner, message: &str) -> Vec<Token> {
-        let (mut out, mut scratch) = (Vec::new(), String::new());
-        tokenize(message, interner, &mut out, &mut scratch);
-        out
-    }
+    use crate::tokenize::tokens;
 
     #[test]
     fn similarity_absorb_render() {
@@ -177,10 +162,7 @@ mod tests {
         cluster.record("a", 10, 2);
         cluster.record("b", 30, 2);
         cluster.record("c", 25, 2);
-        assert_eq!(
-            (cluster.count, cluster.first_seen_ns, cluster.last_seen_ns),
-            (4, 10, 30)
-        );
+        assert_eq!((cluster.count, cluster.first_seen_ns, cluster.last_seen_ns), (4, 10, 30));
         assert_eq!(cluster.samples, ["a", "b"]);
     }
 

@@ -21,13 +21,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            similarity: 0.5,
-            depth: 4,
-            max_children: 100,
-            max_samples: 3,
-            max_patterns: 50_000,
-        }
+        Self { similarity: 0.5, depth: 4, max_children: 100, max_samples: 3, max_patterns: 50_000 }
     }
 }
 
@@ -38,26 +32,17 @@ impl Settings {
         if !text.trim_start().starts_with('{') {
             return Err("invalid mine config: expected a JSON object".into());
         }
-        let settings: Self =
-            serde_json::from_str(text).map_err(|e| format!("invalid mine config: {e}"))?;
-        settings
-            .validate()
-            .map_err(|e| format!("invalid mine config: {e}"))?;
+        let settings: Self = serde_json::from_str(text).map_err(|e| format!("invalid mine config: {e}"))?;
+        settings.validate().map_err(|e| format!("invalid mine config: {e}"))?;
         Ok(settings)
     }
 
     fn validate(&self) -> Result<(), String> {
         if !(0.0..=1.0).contains(&self.similarity) {
-            return Err(format!(
-                "similarity must be between 0 and 1, not {}",
-                self.similarity
-            ));
+            return Err(format!("similarity must be between 0 and 1, not {}", self.similarity));
         }
         if !(3..=16).contains(&self.depth) {
-            return Err(format!(
-                "depth must be between 3 and 16, not {}",
-                self.depth
-            ));
+            return Err(format!("depth must be between 3 and 16, not {}", self.depth));
         }
         if self.max_children < 2 {
             return Err("max_children must be at least 2".into());
@@ -81,10 +66,7 @@ mod tests {
         assert_eq!(Settings::from_json("{}"), Ok(Settings::default()));
         let s = Settings::from_json(r#"{"similarity": 0.7, "depth": 5, "max_patterns": 10}"#);
         let s = s.unwrap();
-        assert_eq!(
-            (s.similarity, s.depth, s.max_patterns, s.max_children),
-            (0.7, 5, 10, 100)
-        );
+        assert_eq!((s.similarity, s.depth, s.max_patterns, s.max_children), (0.7, 5, 10, 100));
     }
 
     #[test]

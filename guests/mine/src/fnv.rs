@@ -51,10 +51,7 @@ mod tests {
     fn ids_are_16_hex_and_salt_changes_them() {
         let id = pattern_id("User <*> logged in", 0);
         assert_eq!(id.len(), 16);
-        assert!(
-            id.bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        );
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_ne!(id, pattern_id("User <*> logged in", 1));
         assert_eq!(id, pattern_id("User <*> logged in", 0));
     }

@@ -29,10 +29,7 @@ pub struct Interner {
 
 impl Default for Interner {
     fn default() -> Self {
-        let mut interner = Self {
-            ids: HashMap::default(),
-            texts: Vec::new(),
-        };
+        let mut interner = Self { ids: HashMap::default(), texts: Vec::new() };
         interner.texts.push(WILDCARD_TEXT.into());
         interner.ids.insert(WILDCARD_TEXT.into(), WILDCARD);
         interner
@@ -61,10 +58,7 @@ impl Interner {
 
     /// The text of an interned token (`<*>` for ids it never gave out).
     pub fn text(&self, id: TokenId) -> &str {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.texts.get(i))
-            .map_or(WILDCARD_TEXT, |t| t)
+        usize::try_from(id).ok().and_then(|i| self.texts.get(i)).map_or(WILDCARD_TEXT, |t| t)
     }
 }
 
@@ -103,9 +97,7 @@ impl Hasher for FastHasher {
         let rest = chunks.remainder();
         if !rest.is_empty() {
             let mut word = [0u8; 8];
-            word.get_mut(..rest.len())
-                .unwrap_or_default()
-                .copy_from_slice(rest);
+            word.get_mut(..rest.len()).unwrap_or_default().copy_from_slice(rest);
             self.add(u64::from_le_bytes(word));
         }
     }

@@ -47,17 +47,10 @@ impl Guest for Mine {
             sluice_guest::log!(Warn, "ignoring unreadable stored pattern {problem}");
         }
         if problems.len() > 10 {
-            sluice_guest::log!(
-                Warn,
-                "ignoring {} more unreadable stored patterns",
-                problems.len() - 10
-            );
+            sluice_guest::log!(Warn, "ignoring {} more unreadable stored patterns", problems.len() - 10);
         }
         sluice_guest::log!(Debug, "loaded {} stored patterns", miner.len());
-        STAGE.set(Stage {
-            miner,
-            failing_batches: 0,
-        });
+        STAGE.set(Stage { miner, failing_batches: 0 });
         Ok(())
     }
 
@@ -65,18 +58,11 @@ impl Guest for Mine {
         let len = batch.len();
         STAGE
             .with(|stage| {
-                let outcomes = batch
-                    .iter()
-                    .map(|event| mine(&mut stage.miner, event))
-                    .collect();
+                let outcomes = batch.iter().map(|event| mine(&mut stage.miner, event)).collect();
                 save(stage);
                 outcomes
             })
-            .unwrap_or_else(|| {
-                (0..len)
-                    .map(|_| sluice_guest::fail("mine: process called before init"))
-                    .collect()
-            })
+            .unwrap_or_else(|| (0..len).map(|_| sluice_guest::fail("mine: process called before init")).collect())
     }
 }
 

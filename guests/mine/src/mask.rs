@@ -9,14 +9,10 @@
 pub fn is_variable(token: &str) -> bool {
     let b = token.as_bytes();
     match b.first() {
-        Some(b'0'..=b'9') => {
-            is_numeric(b) || is_hex_prefixed(b) || is_uuid(b) || is_long_hex(b) || is_date_time(b)
-        }
+        Some(b'0'..=b'9') => is_numeric(b) || is_hex_prefixed(b) || is_uuid(b) || is_long_hex(b) || is_date_time(b),
         Some(b'+' | b'-') => is_numeric(b),
         Some(b'/') => is_absolute_path(b),
-        Some(b'a'..=b'f' | b'A'..=b'F') => {
-            is_uuid(b) || is_long_hex(b) || is_windows_path(b) || is_url(b)
-        }
+        Some(b'a'..=b'f' | b'A'..=b'F') => is_uuid(b) || is_long_hex(b) || is_windows_path(b) || is_url(b),
         Some(c) if c.is_ascii_alphabetic() => is_windows_path(b) || is_url(b),
         _ => false,
     }
@@ -101,10 +97,7 @@ fn is_date_time(b: &[u8]) -> bool {
     let (date, time) = b.split_at(t);
     let time = time.get(1..).unwrap_or_default();
     let numeric_or_empty = |s: &[u8]| s.is_empty() || is_numeric(s);
-    let zone_end = time
-        .iter()
-        .position(|&c| matches!(c, b'Z' | b'+'))
-        .unwrap_or(time.len());
+    let zone_end = time.iter().position(|&c| matches!(c, b'Z' | b'+')).unwrap_or(time.len());
     let (clock, zone) = time.split_at(zone_end);
     date.len() == 10
         && is_numeric(date)
@@ -133,10 +126,8 @@ fn is_url(b: &[u8]) -> bool {
     };
     colon > 0
         && colon <= 10
-        && b.get(..colon)
-            .is_some_and(|s| s.iter().all(u8::is_ascii_alphanumeric))
-        && b.get(colon..)
-            .is_some_and(|rest| rest.starts_with(b"://") && rest.len() > 3)
+        && b.get(..colon).is_some_and(|s| s.iter().all(u8::is_ascii_alphanumeric))
+        && b.get(colon..).is_some_and(|rest| rest.starts_with(b"://") && rest.len() > 3)
 }
 
 #[cfg(test)]

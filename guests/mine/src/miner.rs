@@ -95,9 +95,7 @@ impl Miner {
                 self.absorb(index, tokens);
                 index
             }
-            _ if self.clusters.len() - usize::from(self.catch_all.is_some())
-                < self.settings.max_patterns =>
-            {
+            _ if self.clusters.len() - usize::from(self.catch_all.is_some()) < self.settings.max_patterns => {
                 self.create(message)
             }
             // Full: the closest pattern takes the message rather than a new one being made.
@@ -120,8 +118,7 @@ impl Miner {
             };
             let (similarity, wildcards) = cluster.similarity(tokens);
             let better = best.is_none_or(|(_, best_similarity, best_wildcards)| {
-                similarity > best_similarity
-                    || (similarity == best_similarity && wildcards > best_wildcards)
+                similarity > best_similarity || (similarity == best_similarity && wildcards > best_wildcards)
             });
             if better {
                 best = Some((index, similarity, wildcards));
@@ -145,8 +142,7 @@ impl Miner {
         tokenize(message, &mut self.interner, &mut tokens, &mut self.scratch);
         let index = self.next_index();
         let route = self.tree.insert(&tokens, index);
-        let mut cluster =
-            Cluster::new(String::new(), self.next_seq, &tokens, route, &self.interner);
+        let mut cluster = Cluster::new(String::new(), self.next_seq, &tokens, route, &self.interner);
         cluster.id = self.unique_id(&cluster.template);
         self.tokens = tokens;
         self.push(cluster)
@@ -158,18 +154,8 @@ impl Miner {
         if let Some(index) = self.catch_all {
             return index;
         }
-        let wildcard = [Token {
-            id: WILDCARD,
-            glued: false,
-            has_digit: false,
-        }];
-        let mut cluster = Cluster::new(
-            String::new(),
-            self.next_seq,
-            &wildcard,
-            Vec::new(),
-            &self.interner,
-        );
+        let wildcard = [Token { id: WILDCARD, glued: false, has_digit: false }];
+        let mut cluster = Cluster::new(String::new(), self.next_seq, &wildcard, Vec::new(), &self.interner);
         cluster.id = self.unique_id(&cluster.template);
         cluster.catch_all = true;
         let index = self.push(cluster);
@@ -209,10 +195,7 @@ impl Miner {
         for index in dirty {
             if let Some(cluster) = self.clusters.get_mut(index_of(index)) {
                 cluster.dirty = false;
-                entries.push((
-                    persist::key(&cluster.id),
-                    persist::encode(cluster, &self.interner),
-                ));
+                entries.push((persist::key(&cluster.id), persist::encode(cluster, &self.interner)));
             }
         }
         entries
@@ -260,11 +243,7 @@ impl Miner {
         let route = if catch_all {
             Vec::new()
         } else if record.route.len() == self.tree.route_len(tokens.len()) {
-            let route: Vec<_> = record
-                .route
-                .iter()
-                .map(|t| self.interner.intern(t))
-                .collect();
+            let route: Vec<_> = record.route.iter().map(|t| self.interner.intern(t)).collect();
             self.tree.insert_along(tokens.len(), &route, index);
             route
         } else {

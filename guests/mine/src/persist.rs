@@ -34,10 +34,7 @@ pub fn key(id: &str) -> String {
 /// The pattern id in a store key, if it is one of ours.
 pub fn id_from_key(key: &str) -> Option<&str> {
     let id = key.strip_prefix(PREFIX)?;
-    let well_formed = id.len() == 16
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let well_formed = id.len() == 16 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     well_formed.then_some(id)
 }
 
@@ -94,13 +91,7 @@ pub fn encode(cluster: &Cluster, interner: &Interner) -> Vec<u8> {
         v: VERSION,
         s: cluster.seq,
         t: cluster.tokens.iter().map(|&t| interner.text(t)).collect(),
-        g: cluster
-            .glued
-            .iter()
-            .enumerate()
-            .filter(|(_, g)| **g)
-            .map(|(i, _)| i)
-            .collect(),
+        g: cluster.glued.iter().enumerate().filter(|(_, g)| **g).map(|(i, _)| i).collect(),
         r: cluster.route.iter().map(|&t| interner.text(t)).collect(),
         c: cluster.count,
         f: cluster.first_seen_ns,
@@ -135,29 +126,18 @@ mod tests {
     fn round_trip() {
         let mut interner = Interner::default();
         let (mut tokens, mut scratch) = (Vec::new(), String::new());
-        tokenize(
-            "login user=bob from 10.0.0.1",
-            &mut interner,
-            &mut tokens,
-            &mut scratch,
-        );
+        tokenize("login user=bob from 10.0.0.1", &mut interner, &mut tokens, &mut scratch);
         let route = vec![tokens[0].id, WILDCARD];
         let mut cluster = Cluster::new("00112233445566ff".into(), 7, &tokens, route, &interner);
         cluster.record("login user=bob from 10.0.0.1", 5, 3);
         let bytes = encode(&cluster, &interner);
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(
-            text.contains(r#""t":["login","user=","bob","from","<*>"]"#),
-            "{text}"
-        );
+        assert!(text.contains(r#""t":["login","user=","bob","from","<*>"]"#), "{text}");
         let stored = decode(&bytes).unwrap();
         assert_eq!(stored.seq, 7);
         assert_eq!(stored.glued, [2]);
         assert_eq!(stored.route, ["login", "<*>"]);
-        assert_eq!(
-            (stored.count, stored.first_seen_ns, stored.last_seen_ns),
-            (1, 5, 5)
-        );
+        assert_eq!((stored.count, stored.first_seen_ns, stored.last_seen_ns), (1, 5, 5));
         assert_eq!(stored.samples, ["login user=bob from 10.0.0.1"]);
         assert!(!stored.catch_all);
     }

@@ -40,10 +40,7 @@ fn leading_tokens_key_the_tree() {
     let (a, _) = template_of(&mut miner, "User alice logged in");
     let (b, _) = template_of(&mut miner, "User bob logged in");
     assert_ne!(a, b);
-    let shallow = Settings {
-        depth: 3,
-        ..Settings::default()
-    };
+    let shallow = Settings { depth: 3, ..Settings::default() };
     let mut miner = Miner::new(shallow);
     let (a, _) = template_of(&mut miner, "User alice logged in");
     let (b, t) = template_of(&mut miner, "User bob logged in");
@@ -54,29 +51,17 @@ fn leading_tokens_key_the_tree() {
 fn different_families_stay_apart() {
     let mut miner = Miner::new(Settings::default());
     let families = [
-        (
-            "Connection from 10.0.0.1:5000 closed",
-            "Connection from <*> closed",
-        ),
+        ("Connection from 10.0.0.1:5000 closed", "Connection from <*> closed"),
         ("Disk /dev/sda1 is 91% full", "Disk <*> is <*> full"),
         ("Request 4bf92f3577b34da6 took 12ms", "Request <*> took <*>"),
-        (
-            "session=abc123 expired after 30s",
-            "session=abc123 expired after <*>",
-        ),
+        ("session=abc123 expired after 30s", "session=abc123 expired after <*>"),
         ("Starting worker pool", "Starting worker pool"),
     ];
     for (message, template) in families {
         assert_eq!(template_of(&mut miner, message).1, template, "{message}");
     }
-    assert_eq!(
-        template_of(&mut miner, "Connection from 10.0.0.2:6000 closed").1,
-        families[0].1
-    );
-    assert_eq!(
-        template_of(&mut miner, "session=zz9 expired after 1.5s").1,
-        "session=<*> expired after <*>"
-    );
+    assert_eq!(template_of(&mut miner, "Connection from 10.0.0.2:6000 closed").1, families[0].1);
+    assert_eq!(template_of(&mut miner, "session=zz9 expired after 1.5s").1, "session=<*> expired after <*>");
     assert_eq!(miner.len(), families.len());
 }
 
@@ -86,10 +71,7 @@ fn masking_cases_in_templates() {
     let cases = [
         ("id 123e4567-e89b-12d3-a456-426614174000 ok", "id <*> ok"),
         ("read 0x7ffe1234 bytes", "read <*> bytes"),
-        (
-            "hash a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 done",
-            "hash <*> done",
-        ),
+        ("hash a94a8fe5ccb19ba61c4c0873d391e987982fbbd3 done", "hash <*> done"),
         ("opened /var/log/app.log (ro)", "opened <*> (ro)"),
         ("took [12.5ms], retrying", "took [<*>], retrying"),
         ("peer=192.168.1.7:443 state=up", "peer=<*> state=up"),
@@ -102,18 +84,7 @@ fn masking_cases_in_templates() {
 #[test]
 fn empty_and_odd_messages_do_not_panic() {
     let mut miner = Miner::new(Settings::default());
-    for message in [
-        "",
-        " ",
-        "<*>",
-        "=",
-        "a=",
-        "=b",
-        "\u{0}",
-        "é ü",
-        &"x ".repeat(10_000),
-        "12345",
-    ] {
+    for message in ["", " ", "<*>", "=", "a=", "=b", "\u{0}", "é ü", &"x ".repeat(10_000), "12345"] {
         miner.observe(message, 0);
     }
     let (_, t) = template_of(&mut miner, "99999");
@@ -142,21 +113,11 @@ fn ids_survive_a_rebuild_from_state() {
     assert!(problems.is_empty(), "{problems:?}");
     assert_eq!(rebuilt.len(), original.len());
     for (a, b) in original.clusters().iter().zip(rebuilt.clusters()) {
-        assert_eq!(
-            (&a.id, &a.template, a.count, &a.samples),
-            (&b.id, &b.template, b.count, &b.samples)
-        );
+        assert_eq!((&a.id, &a.template, a.count, &a.samples), (&b.id, &b.template, b.count, &b.samples));
     }
     // Both continue identically.
-    for message in [
-        "Accepted login for carol from web",
-        "worker 9 started",
-        "brand new line here",
-    ] {
-        assert_eq!(
-            template_of(&mut original, message),
-            template_of(&mut rebuilt, message)
-        );
+    for message in ["Accepted login for carol from web", "worker 9 started", "brand new line here"] {
+        assert_eq!(template_of(&mut original, message), template_of(&mut rebuilt, message));
     }
 }
 
@@ -171,10 +132,7 @@ fn only_changed_patterns_are_written() {
     let written = miner.take_dirty();
     assert_eq!(written.len(), 1);
     let text = String::from_utf8(written[0].1.clone()).unwrap();
-    assert!(
-        text.contains(r#""c":3"#) && text.contains(r#""f":1"#) && text.contains(r#""l":3"#),
-        "{text}"
-    );
+    assert!(text.contains(r#""c":3"#) && text.contains(r#""f":1"#) && text.contains(r#""l":3"#), "{text}");
 }
 
 #[test]
@@ -182,36 +140,20 @@ fn deterministic_across_instances() {
     let lines = corpus(5_000);
     let run = || {
         let mut miner = Miner::new(Settings::default());
-        lines
-            .iter()
-            .map(|l| template_of(&mut miner, l).0)
-            .collect::<Vec<_>>()
+        lines.iter().map(|l| template_of(&mut miner, l).0).collect::<Vec<_>>()
     };
     assert_eq!(run(), run());
 }
 
 #[test]
 fn pattern_count_is_bounded() {
-    let settings = Settings {
-        max_patterns: 5,
-        ..Settings::default()
-    };
+    let settings = Settings { max_patterns: 5, ..Settings::default() };
     let mut miner = Miner::new(settings);
     for i in 0..500 {
         // Each line differs in length and wording, so each would otherwise be a new pattern.
-        let message = format!(
-            "{} end",
-            "word"
-                .repeat(i % 50 + 1)
-                .chars()
-                .take(3 + i)
-                .collect::<String>()
-        );
+        let message = format!("{} end", "word".repeat(i % 50 + 1).chars().take(3 + i).collect::<String>());
         miner.observe(&message, 0);
-        miner.observe(
-            &format!("unique{} {}", "z".repeat(i), "tail ".repeat(i % 7)),
-            0,
-        );
+        miner.observe(&format!("unique{} {}", "z".repeat(i), "tail ".repeat(i % 7)), 0);
     }
     assert!(miner.len() <= 6, "{}", miner.len());
     assert!(miner.clusters().iter().any(|c| c.catch_all));
@@ -222,30 +164,13 @@ fn corpus(n: usize) -> Vec<String> {
     let users = ["alice", "bob", "carol", "dave", "erin"];
     (0..n)
         .map(|i| match i % 8 {
-            0 => format!(
-                "Accepted login for {} from 10.0.{}.{}",
-                users[i % 5],
-                i % 256,
-                (i * 7) % 256
-            ),
+            0 => format!("Accepted login for {} from 10.0.{}.{}", users[i % 5], i % 256, (i * 7) % 256),
             1 => format!("GET /api/v1/orders/{i} 200 {}ms", i % 900),
-            2 => format!(
-                "Connection to db-{} established in {}.{}s",
-                i % 3,
-                i % 10,
-                i % 100
-            ),
-            3 => format!(
-                "Worker {} finished job {:x} with status=ok",
-                i % 16,
-                i * 2654435761
-            ),
+            2 => format!("Connection to db-{} established in {}.{}s", i % 3, i % 10, i % 100),
+            3 => format!("Worker {} finished job {:x} with status=ok", i % 16, i * 2654435761),
             4 => format!("Cache miss for key=session:{} ttl={}", i % 1000, i % 60),
             5 => format!("WARN disk usage at {}% on /dev/sda{}", i % 100, i % 4),
-            6 => format!(
-                "Request {:08x}-aaaa-bbbb-cccc-{:012x} failed: timeout after 30s",
-                i, i
-            ),
+            6 => format!("Request {:08x}-aaaa-bbbb-cccc-{:012x} failed: timeout after 30s", i, i),
             _ => format!("Scheduled task cleanup ran, removed {} files", i % 50),
         })
         .collect()
@@ -257,11 +182,7 @@ fn corpus_families_are_found() {
     for line in corpus(4_000) {
         miner.observe(&line, 0);
     }
-    let templates: Vec<&str> = miner
-        .clusters()
-        .iter()
-        .map(|c| c.template.as_str())
-        .collect();
+    let templates: Vec<&str> = miner.clusters().iter().map(|c| c.template.as_str()).collect();
     assert_eq!(templates.len(), 8, "{templates:#?}");
 }
 
@@ -270,11 +191,7 @@ fn corpus_families_are_found() {
 fn throughput() {
     let lines = corpus(1_000_000);
     let bytes: usize = lines.iter().map(String::len).sum();
-    eprintln!(
-        "mine: {} messages, avg {} bytes",
-        lines.len(),
-        bytes / lines.len()
-    );
+    eprintln!("mine: {} messages, avg {} bytes", lines.len(), bytes / lines.len());
 
     let mut miner = Miner::new(Settings::default());
     let start = std::time::Instant::now();
@@ -289,16 +206,10 @@ fn throughput() {
     for line in &lines {
         let index = miner.observe(line, 0);
         let cluster = miner.cluster(index).unwrap();
-        let outcome =
-            sluice_guest::annotate_pattern(cluster.id.as_str(), cluster.template.as_str());
+        let outcome = sluice_guest::annotate_pattern(cluster.id.as_str(), cluster.template.as_str());
         std::hint::black_box(outcome);
     }
-    report(
-        "mining + annotation",
-        lines.len(),
-        start.elapsed(),
-        miner.len(),
-    );
+    report("mining + annotation", lines.len(), start.elapsed(), miner.len());
 }
 
 fn report(what: &str, n: usize, elapsed: std::time::Duration, patterns: usize) {
@@ -315,12 +226,7 @@ fn guest_saves_patterns_and_finds_them_after_a_restart() {
     use crate::Mine;
 
     fn event(message: &str, raw: Option<&str>, ns: i64) -> Event {
-        Event {
-            message: message.into(),
-            raw: raw.map(Into::into),
-            timestamp_ns: ns,
-            ..blank_event()
-        }
+        Event { message: message.into(), raw: raw.map(Into::into), timestamp_ns: ns, ..blank_event() }
     }
     fn pattern(outcome: &Outcome) -> (String, String) {
         match outcome {
@@ -334,11 +240,7 @@ fn guest_saves_patterns_and_finds_them_after_a_restart() {
     }
 
     assert!(Mine::init(r#"{"similarity": 2}"#.into()).is_err());
-    assert!(
-        Mine::init(r#"{"colour": 1}"#.into())
-            .unwrap_err()
-            .contains("colour")
-    );
+    assert!(Mine::init(r#"{"colour": 1}"#.into()).unwrap_err().contains("colour"));
     Mine::init("{}".into()).unwrap();
     let batch = vec![
         event("Job 17 done in 12ms", None, 10),
@@ -348,10 +250,7 @@ fn guest_saves_patterns_and_finds_them_after_a_restart() {
     let outcomes = Mine::process(batch);
     assert_eq!(outcomes.len(), 3);
     let (job_id, job_template) = pattern(&outcomes[0]);
-    assert_eq!(
-        pattern(&outcomes[1]),
-        (job_id.clone(), job_template.clone())
-    );
+    assert_eq!(pattern(&outcomes[1]), (job_id.clone(), job_template.clone()));
     assert_eq!(job_template, "Job <*> done in <*>");
 
     let stored = State.scan("p/");

@@ -59,34 +59,19 @@ pub fn tokenize(message: &str, mut ids: impl Resolve, out: &mut Vec<Token>, scra
     out.clear();
     for word in message.split_ascii_whitespace() {
         if out.len() >= MAX_TOKENS - 1 {
-            out.push(Token {
-                id: WILDCARD,
-                glued: false,
-                has_digit: false,
-            });
+            out.push(Token { id: WILDCARD, glued: false, has_digit: false });
             return;
         }
         if word.len() > MAX_TOKEN_BYTES {
-            out.push(Token {
-                id: WILDCARD,
-                glued: false,
-                has_digit: false,
-            });
+            out.push(Token { id: WILDCARD, glued: false, has_digit: false });
             continue;
         }
         let (key, value) = split_pair(word);
         if let Some(key) = key {
-            out.push(Token {
-                id: ids.resolve(key),
-                glued: false,
-                has_digit: has_digit(key),
-            });
+            out.push(Token { id: ids.resolve(key), glued: false, has_digit: has_digit(key) });
         }
         let id = match classify(value) {
-            Piece::Masked {
-                prefix: "",
-                suffix: "",
-            } => WILDCARD,
+            Piece::Masked { prefix: "", suffix: "" } => WILDCARD,
             Piece::Masked { prefix, suffix } => {
                 scratch.clear();
                 scratch.push_str(prefix);
@@ -97,11 +82,7 @@ pub fn tokenize(message: &str, mut ids: impl Resolve, out: &mut Vec<Token>, scra
             Piece::Text(text) => ids.resolve(text),
         };
         let has_digit = id != WILDCARD && has_digit(value);
-        out.push(Token {
-            id,
-            glued: key.is_some(),
-            has_digit,
-        });
+        out.push(Token { id, glued: key.is_some(), has_digit });
     }
 }
 
@@ -115,48 +96,25 @@ fn split_pair(word: &str) -> (Option<&str>, &str) {
         return (None, word);
     };
     let identifier = key.len() <= 64
-        && key
-            .bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
-    if identifier && !value.is_empty() {
-        (word.get(..=eq), value)
-    } else {
-        (None, word)
-    }
+        && key.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    if identifier && !value.is_empty() { (word.get(..=eq), value) } else { (None, word) }
 }
 
 /// Whether `word` is a variable, looking through the punctuation around it.
 fn classify(word: &str) -> Piece<'_> {
     if word == WILDCARD_TEXT {
-        return Piece::Masked {
-            prefix: "",
-            suffix: "",
-        };
+        return Piece::Masked { prefix: "", suffix: "" };
     }
     let core_start = word.find(|c: char| !matches!(c, '(' | '[' | '{' | '<' | '"' | '\''));
     let Some(core_start) = core_start else {
         return Piece::Text(word);
     };
     let core_end = word
-        .rfind(|c: char| {
-            !matches!(
-                c,
-                ')' | ']' | '}' | '>' | '"' | '\'' | ',' | ';' | ':' | '.' | '!' | '?'
-            )
-        })
+        .rfind(|c: char| !matches!(c, ')' | ']' | '}' | '>' | '"' | '\'' | ',' | ';' | ':' | '.' | '!' | '?'))
         .map_or(core_start, |i| i + 1);
-    match (
-        word.get(..core_start),
-        word.get(core_start..core_end),
-        word.get(core_end..),
-    ) {
-        (Some(prefix), Some(core), Some(suffix)) if mask::is_variable(core) => {
-            Piece::Masked { prefix, suffix }
-        }
+    match (word.get(..core_start), word.get(core_start..core_end), word.get(core_end..)) {
+        (Some(prefix), Some(core), Some(suffix)) if mask::is_variable(core) => Piece::Masked { prefix, suffix },
         _ => Piece::Text(word),
     }
 }
@@ -172,9 +130,7 @@ pub fn texts(message: &str) -> Vec<String> {
     let mut interner = Interner::default();
     let (mut out, mut scratch) = (Vec::new(), String::new());
     tokenize(message, &mut interner, &mut out, &mut scratch);
-    out.iter()
-        .map(|t| format!("{}{}", if t.glued { "+" } else { "" }, interner.text(t.id)))
-        .collect()
+    out.iter().map(|t| format!("{}{}", if t.glued { "+" } else { "" }, interner.text(t.id))).collect()
 }
 
 #[cfg(test)]
@@ -186,9 +142,7 @@ mod tests {
         assert_eq!(texts("User 123 logged in"), ["User", "<*>", "logged", "in"]);
         assert_eq!(
             texts("conn from 10.0.0.1:5000 took 12ms (0x1f), id=abc-1"),
-            [
-                "conn", "from", "<*>", "took", "<*>", "(<*>),", "id=", "+abc-1"
-            ]
+            ["conn", "from", "<*>", "took", "<*>", "(<*>),", "id=", "+abc-1"]
         );
         assert_eq!(texts("  spaced\tout\n "), ["spaced", "out"]);
         assert_eq!(texts(""), Vec::<String>::new());
@@ -196,10 +150,7 @@ mod tests {
 
     #[test]
     fn key_value_pairs_split() {
-        assert_eq!(
-            texts("user=alice retries=3"),
-            ["user=", "+alice", "retries=", "+<*>"]
-        );
+        assert_eq!(texts("user=alice retries=3"), ["user=", "+alice", "retries=", "+<*>"]);
         assert_eq!(texts("a= =b x==y 1=2"), ["a=", "=b", "x=", "+=y", "1=2"]);
         assert_eq!(texts("path=/srv/data/x"), ["path=", "+<*>"]);
     }
@@ -212,10 +163,7 @@ mod tests {
     #[test]
     fn long_words_are_variable() {
         let blob = "QUJD".repeat(100);
-        assert_eq!(
-            texts(&format!("payload {blob} received")),
-            ["payload", "<*>", "received"]
-        );
+        assert_eq!(texts(&format!("payload {blob} received")), ["payload", "<*>", "received"]);
     }
 
     #[test]
@@ -225,4 +173,12 @@ mod tests {
         assert_eq!(tokens.len(), MAX_TOKENS);
         assert_eq!(tokens.last().map(String::as_str), Some("<*>"));
     }
+}
+
+/// Tokenizes a whole message with fresh scratch space (for tests).
+#[cfg(test)]
+pub fn tokens(interner: &mut Interner, message: &str) -> Vec<Token> {
+    let (mut out, mut scratch) = (Vec::new(), String::new());
+    tokenize(message, interner, &mut out, &mut scratch);
+    out
 }

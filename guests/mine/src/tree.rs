@@ -100,11 +100,7 @@ impl Tree {
             return token.id;
         }
         let used = node.children.len() + usize::from(node.wildcard.is_some());
-        let room = if node.wildcard.is_some() {
-            used < self.max_children
-        } else {
-            used + 1 < self.max_children
-        };
+        let room = if node.wildcard.is_some() { used < self.max_children } else { used + 1 < self.max_children };
         if room { token.id } else { WILDCARD }
     }
 
@@ -120,11 +116,7 @@ impl Tree {
     fn child(&mut self, parent: NodeId, key: TokenId) -> NodeId {
         let existing = {
             let node = self.node(parent);
-            if key == WILDCARD {
-                node.wildcard
-            } else {
-                node.children.get(&key).copied()
-            }
+            if key == WILDCARD { node.wildcard } else { node.children.get(&key).copied() }
         };
         if let Some(child) = existing {
             return child;
@@ -153,11 +145,8 @@ impl Tree {
 
     #[inline]
     fn node(&self, id: NodeId) -> &Node {
-        static EMPTY: Node = Node {
-            children: HashMap::with_hasher(FastHash::new()),
-            wildcard: None,
-            clusters: Vec::new(),
-        };
+        static EMPTY: Node =
+            Node { children: HashMap::with_hasher(FastHash::new()), wildcard: None, clusters: Vec::new() };
         self.nodes.get(index(id)).unwrap_or(&EMPTY)
     }
 }
@@ -171,13 +160,7 @@ fn index(id: NodeId) -> usize {
 mod tests {
     use super::Tree;
     use crate::intern::{Interner, WILDCARD};
-    use crate::tokenize::{Token, tokenize};
-
-    fn tokens(interner: &mut Interner, message: &str) -> Vec<Token> {
-        let (mut out, mut scratch) = (Vec::new(), String::new());
-        tokenize(message, interner, &mut out, &mut scratch);
-        out
-    }
+    use crate::tokenize::tokens;
 
     #[test]
     fn routes_by_length_and_leading_tokens() {

@@ -11,11 +11,7 @@ pub const MIN_MAX_BYTES: usize = 64;
 
 /// Appends the attribute `key` = `value` (JSON text), truncating the value when longer than `max`.
 pub fn push(attributes: &mut Vec<Attribute>, key: String, value: String, max: usize) {
-    let value = if value.len() > max {
-        truncate(&value, max)
-    } else {
-        value
-    };
+    let value = if value.len() > max { truncate(&value, max) } else { value };
     attributes.push(Attribute { key, value });
 }
 
@@ -27,9 +23,7 @@ fn truncate(value: &str, max: usize) -> String {
     let marker = format!("…[truncated from {} bytes]", value.len());
     let mut keep = max.saturating_sub(marker.len() + 2);
     loop {
-        let prefix = value
-            .get(..floor_char_boundary(value, keep))
-            .unwrap_or_default();
+        let prefix = value.get(..floor_char_boundary(value, keep)).unwrap_or_default();
         let mut out = String::with_capacity(max);
         let mut text = String::with_capacity(prefix.len() + marker.len());
         text.push_str(prefix);

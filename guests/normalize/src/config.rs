@@ -18,10 +18,7 @@ struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Self {
-            default_level: "INFO".into(),
-            max_attribute_bytes: 65_536,
-        }
+        Self { default_level: "INFO".into(), max_attribute_bytes: 65_536 }
     }
 }
 
@@ -34,10 +31,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            default_level: Level::Info,
-            max_attribute_bytes: 65_536,
-        }
+        Self { default_level: Level::Info, max_attribute_bytes: 65_536 }
     }
 }
 
@@ -48,8 +42,7 @@ impl Settings {
         if !text.trim_start().starts_with('{') {
             return Err("invalid normalize config: expected a JSON object".into());
         }
-        let config: Config =
-            serde_json::from_str(text).map_err(|e| format!("invalid normalize config: {e}"))?;
+        let config: Config = serde_json::from_str(text).map_err(|e| format!("invalid normalize config: {e}"))?;
         let default_level = Level::parse(&config.default_level).ok_or_else(|| {
             format!(
                 "invalid normalize config: default_level {:?} is not a level \
@@ -58,14 +51,9 @@ impl Settings {
             )
         })?;
         if config.max_attribute_bytes < MIN_MAX_BYTES {
-            return Err(format!(
-                "invalid normalize config: max_attribute_bytes must be at least {MIN_MAX_BYTES}"
-            ));
+            return Err(format!("invalid normalize config: max_attribute_bytes must be at least {MIN_MAX_BYTES}"));
         }
-        Ok(Self {
-            default_level,
-            max_attribute_bytes: config.max_attribute_bytes,
-        })
+        Ok(Self { default_level, max_attribute_bytes: config.max_attribute_bytes })
     }
 }
 
@@ -83,24 +71,14 @@ mod tests {
     #[test]
     fn values() {
         let s = Settings::from_json(r#"{"default_level": "warn", "max_attribute_bytes": 100}"#);
-        assert_eq!(
-            s,
-            Ok(Settings {
-                default_level: Level::Warning,
-                max_attribute_bytes: 100
-            })
-        );
+        assert_eq!(s, Ok(Settings { default_level: Level::Warning, max_attribute_bytes: 100 }));
     }
 
     #[test]
     fn errors_name_the_problem() {
         let err = Settings::from_json(r#"{"default_levle": "INFO"}"#).unwrap_err();
         assert!(err.contains("default_levle"), "{err}");
-        assert!(
-            Settings::from_json(r#"{"default_level": "LOUD"}"#)
-                .unwrap_err()
-                .contains("LOUD")
-        );
+        assert!(Settings::from_json(r#"{"default_level": "LOUD"}"#).unwrap_err().contains("LOUD"));
         assert!(Settings::from_json(r#"{"max_attribute_bytes": 3}"#).is_err());
         assert!(Settings::from_json(r#"{"max_attribute_bytes": -3}"#).is_err());
         assert!(Settings::from_json("[]").is_err());

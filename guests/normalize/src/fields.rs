@@ -46,10 +46,7 @@ pub enum KeyKind {
 /// Classifies `key`. Keys match exactly as spelled in the table, or as the all-lower-case variant
 /// of a camel-case spelling (`userid` for `userId`); other case changes are not the same key.
 pub fn classify(key: &str) -> KeyKind {
-    use Field::{
-        File, Function, Level, Line, Message, Module, Session, Source, Timestamp, Topic, Trace,
-        User,
-    };
+    use Field::{File, Function, Level, Line, Message, Module, Session, Source, Timestamp, Topic, Trace, User};
     let (field, rank) = match key {
         "message" => (Message, 0),
         "msg" => (Message, 1),
@@ -118,41 +115,11 @@ mod tests {
 
     #[test]
     fn spellings_and_ranks() {
-        assert_eq!(
-            classify("message"),
-            KeyKind::Field {
-                field: Field::Message,
-                rank: 0
-            }
-        );
-        assert_eq!(
-            classify("event"),
-            KeyKind::Field {
-                field: Field::Message,
-                rank: 4
-            }
-        );
-        assert_eq!(
-            classify("@timestamp"),
-            KeyKind::Field {
-                field: Field::Timestamp,
-                rank: 3
-            }
-        );
-        assert_eq!(
-            classify("funcName"),
-            KeyKind::Field {
-                field: Field::Function,
-                rank: 3
-            }
-        );
-        assert_eq!(
-            classify("traceid"),
-            KeyKind::Field {
-                field: Field::Trace,
-                rank: 2
-            }
-        );
+        assert_eq!(classify("message"), KeyKind::Field { field: Field::Message, rank: 0 });
+        assert_eq!(classify("event"), KeyKind::Field { field: Field::Message, rank: 4 });
+        assert_eq!(classify("@timestamp"), KeyKind::Field { field: Field::Timestamp, rank: 3 });
+        assert_eq!(classify("funcName"), KeyKind::Field { field: Field::Function, rank: 3 });
+        assert_eq!(classify("traceid"), KeyKind::Field { field: Field::Trace, rank: 2 });
         assert_eq!(classify("extra"), KeyKind::Container);
         assert_eq!(classify("Message"), KeyKind::Other);
         assert_eq!(classify("hostname"), KeyKind::Other);

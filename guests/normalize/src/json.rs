@@ -101,16 +101,7 @@ mod tests {
 
     #[test]
     fn not_an_object() {
-        for text in [
-            "",
-            "{",
-            "[1]",
-            "\"s\"",
-            "{\"a\": 1} x",
-            "{\"a\" 1}",
-            "{1: 2}",
-            "nul",
-        ] {
+        for text in ["", "{", "[1]", "\"s\"", "{\"a\": 1} x", "{\"a\" 1}", "{1: 2}", "nul"] {
             assert!(parse_object(text).is_none(), "{text}");
         }
     }

@@ -51,17 +51,11 @@ impl Level {
             *dst = src.to_ascii_lowercase();
         }
         Some(match &*lowered {
-            b"trace" | b"verbose" | b"debug" | b"dbg" | b"fine" | b"finer" | b"finest" => {
-                Self::Debug
-            }
-            b"info" | b"information" | b"informational" | b"notice" | b"log" | b"config" => {
-                Self::Info
-            }
+            b"trace" | b"verbose" | b"debug" | b"dbg" | b"fine" | b"finer" | b"finest" => Self::Debug,
+            b"info" | b"information" | b"informational" | b"notice" | b"log" | b"config" => Self::Info,
             b"warn" | b"warning" => Self::Warning,
             b"err" | b"error" | b"severe" => Self::Error,
-            b"fatal" | b"crit" | b"critical" | b"emerg" | b"emergency" | b"alert" | b"panic" => {
-                Self::Critical
-            }
+            b"fatal" | b"crit" | b"critical" | b"emerg" | b"emergency" | b"alert" | b"panic" => Self::Critical,
             _ => return None,
         })
     }

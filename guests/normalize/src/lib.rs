@@ -39,12 +39,7 @@ impl Guest for Normalize {
     fn process(batch: Vec<Event>) -> Vec<Outcome> {
         let len = batch.len();
         SETTINGS
-            .with(|settings| {
-                batch
-                    .into_iter()
-                    .map(|event| normalize(event, settings))
-                    .collect()
-            })
+            .with(|settings| batch.into_iter().map(|event| normalize(event, settings)).collect())
             .unwrap_or_else(|| not_initialised(len))
     }
 }
@@ -52,9 +47,7 @@ impl Guest for Normalize {
 /// Outcomes for a batch that arrived before `init`: a host bug, reported per event rather than
 /// guessed around.
 fn not_initialised(len: usize) -> Vec<Outcome> {
-    (0..len)
-        .map(|_| sluice_guest::fail("normalize: process called before init"))
-        .collect()
+    (0..len).map(|_| sluice_guest::fail("normalize: process called before init")).collect()
 }
 
 // Only on WebAssembly: the export symbols' names (`sluice:pipeline/stage@0.1.0#init`) are not

@@ -32,11 +32,7 @@ pub fn parse_line(line: &str) -> Option<Vec<(Cow<'_, str>, Item<'_>)>> {
             (Cow::Borrowed(bare), tail)
         };
         // A pair must end at whitespace or at the end of the line.
-        if after_value
-            .chars()
-            .next()
-            .is_some_and(|c| !c.is_whitespace())
-        {
+        if after_value.chars().next().is_some_and(|c| !c.is_whitespace()) {
             return None;
         }
         pairs.push((Cow::Borrowed(key), Item::Text(value)));
@@ -100,12 +96,7 @@ mod tests {
     #[test]
     fn pairs_bare_and_quoted() {
         let got = texts(r#"level=info msg="user \"bob\" in\\out" empty= path=/a/b"#).unwrap();
-        let want = [
-            ("level", "info"),
-            ("msg", "user \"bob\" in\\out"),
-            ("empty", ""),
-            ("path", "/a/b"),
-        ];
+        let want = [("level", "info"), ("msg", "user \"bob\" in\\out"), ("empty", ""), ("path", "/a/b")];
         assert_eq!(got, want.map(|(k, v)| (k.to_owned(), v.to_owned())));
     }
 

@@ -42,11 +42,7 @@ fn leading_timestamp(s: &str) -> Option<(i64, &str)> {
     let len = time::date_time_prefix_len(inner)?;
     let ns = time::parse_date_time(inner.get(..len)?)?;
     let after = inner.get(len..)?;
-    let after = if bracketed {
-        after.strip_prefix(']')?
-    } else {
-        after
-    };
+    let after = if bracketed { after.strip_prefix(']')? } else { after };
     ends_token(after).then_some((ns, after))
 }
 
@@ -60,9 +56,7 @@ fn leading_level(s: &str, after_timestamp: bool) -> Option<(Level, &str)> {
         _ => None,
     };
     let inner = if close.is_some() { s.get(1..)? } else { s };
-    let word_len = inner
-        .find(|c: char| !c.is_ascii_alphabetic())
-        .unwrap_or(inner.len());
+    let word_len = inner.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(inner.len());
     let word = inner.get(..word_len)?;
     let level = Level::from_name(word)?;
     let mut after = inner.get(word_len..)?;
@@ -101,37 +95,21 @@ mod tests {
 
     fn parts(line: &str) -> (Option<i64>, Option<Level>, String) {
         let parsed = parse_line(line);
-        let message = parsed.texts[Field::Message.index()]
-            .clone()
-            .unwrap_or_default();
+        let message = parsed.texts[Field::Message.index()].clone().unwrap_or_default();
         (parsed.timestamp_ns, parsed.level, message.into_owned())
     }
 
     #[test]
     fn timestamp_and_level_prefixes() {
-        assert_eq!(
-            parts("2024-05-01T12:00:00Z ERROR disk full"),
-            (Some(BASE), Some(Level::Error), "disk full".into())
-        );
+        assert_eq!(parts("2024-05-01T12:00:00Z ERROR disk full"), (Some(BASE), Some(Level::Error), "disk full".into()));
         assert_eq!(
             parts("2024-05-01 12:00:00,123 WARN [main] cache miss"),
-            (
-                Some(BASE + 123_000_000),
-                Some(Level::Warning),
-                "[main] cache miss".into()
-            )
+            (Some(BASE + 123_000_000), Some(Level::Warning), "[main] cache miss".into())
         );
-        assert_eq!(
-            parts("[2024-05-01 12:00:00] [info] started"),
-            (Some(BASE), Some(Level::Info), "started".into())
-        );
+        assert_eq!(parts("[2024-05-01 12:00:00] [info] started"), (Some(BASE), Some(Level::Info), "started".into()));
         assert_eq!(
             parts("2024-05-01 12:00:00 +02:00 warn: low memory"),
-            (
-                Some(BASE - 7_200_000_000_000),
-                Some(Level::Warning),
-                "low memory".into()
-            )
+            (Some(BASE - 7_200_000_000_000), Some(Level::Warning), "low memory".into())
         );
     }
 
@@ -145,23 +123,11 @@ mod tests {
 
     #[test]
     fn prose_is_left_alone() {
-        assert_eq!(
-            parts("Error connecting to db"),
-            (None, None, "Error connecting to db".into())
-        );
-        assert_eq!(
-            parts("ERRORS everywhere"),
-            (None, None, "ERRORS everywhere".into())
-        );
+        assert_eq!(parts("Error connecting to db"), (None, None, "Error connecting to db".into()));
+        assert_eq!(parts("ERRORS everywhere"), (None, None, "ERRORS everywhere".into()));
         assert_eq!(parts("  just text  "), (None, None, "just text".into()));
-        assert_eq!(
-            parts("2024-05-01T12:00:00Zulu x"),
-            (None, None, "2024-05-01T12:00:00Zulu x".into())
-        );
-        assert_eq!(
-            parts("2024-99-01 12:00:00 x"),
-            (None, None, "2024-99-01 12:00:00 x".into())
-        );
+        assert_eq!(parts("2024-05-01T12:00:00Zulu x"), (None, None, "2024-05-01T12:00:00Zulu x".into()));
+        assert_eq!(parts("2024-99-01 12:00:00 x"), (None, None, "2024-99-01 12:00:00 x".into()));
     }
 
     #[test]

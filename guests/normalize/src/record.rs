@@ -72,10 +72,7 @@ impl<'a> Parsed<'a> {
     }
 
     fn take(&mut self, field: Field) -> Option<String> {
-        self.texts
-            .get_mut(field.index())?
-            .take()
-            .map(Cow::into_owned)
+        self.texts.get_mut(field.index())?.take().map(Cow::into_owned)
     }
 }
 
@@ -83,9 +80,7 @@ impl<'a> Parsed<'a> {
 fn candidate<'a>(field: Field, item: &Item<'a>) -> Option<Cow<'a, str>> {
     match (field, item) {
         // A structured message is still a message; keep it as JSON text.
-        (Field::Message, Item::Json(raw)) if raw.starts_with(['{', '[']) => {
-            Some(Cow::Borrowed(raw))
-        }
+        (Field::Message, Item::Json(raw)) if raw.starts_with(['{', '[']) => Some(Cow::Borrowed(raw)),
         (Field::Line, _) => item.scalar().filter(|t| t.trim().parse::<u32>().is_ok()),
         _ => item.scalar(),
     }
@@ -127,24 +122,14 @@ pub fn assemble<'a>(pairs: Vec<(Cow<'a, str>, Item<'a>)>, settings: &Settings) -
         if parsed.level.is_none() {
             parsed.unknown_level = true;
             let original = original_json(&text);
-            attrs::push(
-                &mut parsed.attributes,
-                "original_level".into(),
-                original,
-                max,
-            );
+            attrs::push(&mut parsed.attributes, "original_level".into(), original, max);
         }
     }
     if let Some(text) = parsed.texts[Field::Timestamp.index()].take() {
         parsed.timestamp_ns = time::parse(&text);
         if parsed.timestamp_ns.is_none() {
             let original = original_json(&text);
-            attrs::push(
-                &mut parsed.attributes,
-                "original_timestamp".into(),
-                original,
-                max,
-            );
+            attrs::push(&mut parsed.attributes, "original_timestamp".into(), original, max);
         }
     }
     if let Some(text) = parsed.texts[Field::Line.index()].take() {
@@ -173,11 +158,7 @@ fn push_attributes(attributes: &mut Vec<Attribute>, key: Cow<'_, str>, item: Ite
 
 /// How an uninterpretable level or timestamp is kept: numbers as numbers, text as a JSON string.
 fn original_json(text: &str) -> String {
-    if serde_json::from_str::<f64>(text).is_ok() {
-        text.to_owned()
-    } else {
-        to_json_string(text)
-    }
+    if serde_json::from_str::<f64>(text).is_ok() { text.to_owned() } else { to_json_string(text) }
 }
 
 /// Writes `parsed` into `event`. Fields the record did not mention keep what the event had; the
@@ -231,12 +212,7 @@ pub fn harmonize_level(event: &mut Event, settings: &Settings) -> bool {
         None => {
             let original = to_json_string(&event.level);
             let max = settings.max_attribute_bytes;
-            attrs::push(
-                &mut event.attributes,
-                "original_level".into(),
-                original,
-                max,
-            );
+            attrs::push(&mut event.attributes, "original_level".into(), original, max);
             settings.default_level
         }
     };

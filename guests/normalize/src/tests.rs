@@ -31,21 +31,15 @@ fn run_with(raw: &str, settings: &Settings) -> Event {
 }
 
 fn attr<'a>(event: &'a Event, key: &str) -> Option<&'a str> {
-    event
-        .attributes
-        .iter()
-        .find(|a| a.key == key)
-        .map(|a| a.value.as_str())
+    event.attributes.iter().find(|a| a.key == key).map(|a| a.value.as_str())
 }
 
 #[test]
 fn json_fields_mapped() {
-    let e = run(
-        r#"{"ts": "2024-05-01T12:00:00Z", "severity": "warn", "msg": "disk almost full",
+    let e = run(r#"{"ts": "2024-05-01T12:00:00Z", "severity": "warn", "msg": "disk almost full",
         "service": "api", "module": "store", "funcName": "flush", "pathname": "/app/store.py",
         "lineno": 42, "topic": "logs.api", "userId": "u-1", "session_id": 123,
-        "trace_id": "abc", "host": "h1"}"#,
-    );
+        "trace_id": "abc", "host": "h1"}"#);
     assert_eq!(e.id, "ev-1");
     assert_eq!(e.input, "http");
     assert_eq!(e.received_ns, RECEIVED);
@@ -62,13 +56,7 @@ fn json_fields_mapped() {
     assert_eq!(e.session_id.as_deref(), Some("123"));
     assert_eq!(e.trace_id.as_deref(), Some("abc"));
     assert_eq!(e.raw, None);
-    assert_eq!(
-        e.attributes,
-        vec![Attribute {
-            key: "host".into(),
-            value: "\"h1\"".into()
-        }]
-    );
+    assert_eq!(e.attributes, vec![Attribute { key: "host".into(), value: "\"h1\"".into() }]);
 }
 
 #[test]
@@ -81,10 +69,8 @@ fn best_spelling_wins_and_the_other_is_kept() {
 
 #[test]
 fn containers_flattened_one_level() {
-    let e = run(
-        r#"{"message": "m", "metadata": {"region": "eu", "n": 3, "deep": {"a": [1]}},
-        "extra": "scalar", "context": {}, "payload": null}"#,
-    );
+    let e = run(r#"{"message": "m", "metadata": {"region": "eu", "n": 3, "deep": {"a": [1]}},
+        "extra": "scalar", "context": {}, "payload": null}"#);
     let keys: Vec<&str> = e.attributes.iter().map(|a| a.key.as_str()).collect();
     assert_eq!(keys, ["region", "n", "deep", "extra", "payload"]);
     assert_eq!(attr(&e, "region"), Some("\"eu\""));
@@ -158,15 +144,9 @@ fn logfmt_lines() {
 #[test]
 fn plain_text_lines() {
     let e = run("2024-05-01T12:00:00Z ERROR disk full\n");
-    assert_eq!(
-        (e.timestamp_ns, e.level.as_str(), e.message.as_str()),
-        (BASE, "ERROR", "disk full")
-    );
+    assert_eq!((e.timestamp_ns, e.level.as_str(), e.message.as_str()), (BASE, "ERROR", "disk full"));
     let e = run("just a line");
-    assert_eq!(
-        (e.timestamp_ns, e.level.as_str(), e.message.as_str()),
-        (RECEIVED, "INFO", "just a line")
-    );
+    assert_eq!((e.timestamp_ns, e.level.as_str(), e.message.as_str()), (RECEIVED, "INFO", "just a line"));
 }
 
 #[test]
@@ -176,11 +156,7 @@ fn oversized_attributes_truncated() {
     let e = run_with(&raw, &settings);
     let blob = attr(&e, "blob").unwrap();
     assert!(blob.len() <= 100);
-    assert!(
-        serde_json::from_str::<String>(blob)
-            .unwrap()
-            .contains("truncated")
-    );
+    assert!(serde_json::from_str::<String>(blob).unwrap().contains("truncated"));
 }
 
 #[test]
@@ -255,17 +231,9 @@ fn guest_validates_config_and_answers_one_outcome_per_event() {
 
     use crate::Normalize;
 
-    assert!(
-        Normalize::init(r#"{"level": "INFO"}"#.into())
-            .unwrap_err()
-            .contains("level")
-    );
+    assert!(Normalize::init(r#"{"level": "INFO"}"#.into()).unwrap_err().contains("level"));
     Normalize::init(r#"{"default_level": "WARNING"}"#.into()).unwrap();
-    let structured = Event {
-        level: "WARNING".into(),
-        message: "m".into(),
-        ..blank_event()
-    };
+    let structured = Event { level: "WARNING".into(), message: "m".into(), ..blank_event() };
     let outcomes = Normalize::process(vec![raw_event("hello"), structured, raw_event("{}")]);
     assert_eq!(outcomes.len(), 3);
     assert!(matches!(&outcomes[0], Outcome::Replace(e) if e[0].level == "WARNING"));

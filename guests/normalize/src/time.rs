@@ -26,8 +26,7 @@ pub fn parse(text: &str) -> Option<i64> {
 /// Whether `text` is a plain number (digits with at most a sign, a point and an exponent), as
 /// opposed to a date-time that also starts with digits.
 fn looks_numeric(text: &str) -> bool {
-    text.bytes()
-        .all(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
+    text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'))
         && text.as_bytes().get(4).is_none_or(|&b| b != b'-')
 }
 
@@ -80,19 +79,12 @@ fn parse_decimal_epoch(text: &str) -> Option<i64> {
     let scale = 10i64.pow(u32::try_from(sub_unit_digits).ok()?);
     let mut sub_unit: i64 = 0;
     for i in 0..sub_unit_digits {
-        let digit = fraction
-            .as_bytes()
-            .get(i)
-            .map_or(0, |b| i64::from(b - b'0'));
+        let digit = fraction.as_bytes().get(i).map_or(0, |b| i64::from(b - b'0'));
         sub_unit = sub_unit * 10 + digit;
     }
     let negative = whole.starts_with('-');
     let ns = whole_value.checked_mul(scale)?;
-    if negative {
-        ns.checked_sub(sub_unit)
-    } else {
-        ns.checked_add(sub_unit)
-    }
+    if negative { ns.checked_sub(sub_unit) } else { ns.checked_add(sub_unit) }
 }
 
 /// A date-time, `YYYY-MM-DD?HH:MM:SS[.fraction][offset]`, with the separator `T`, `t` or a space,
@@ -119,20 +111,14 @@ pub fn parse_date_time(text: &str) -> Option<i64> {
     if let Ok(with_offset) = DateTime::<FixedOffset>::from_str(text) {
         return with_offset.timestamp_nanos_opt();
     }
-    NaiveDateTime::from_str(text)
-        .ok()?
-        .and_utc()
-        .timestamp_nanos_opt()
+    NaiveDateTime::from_str(text).ok()?.and_utc().timestamp_nanos_opt()
 }
 
 /// Length of a date-time at the start of `line` (see [`parse_date_time`] for the shape), so a
 /// plain-text line can have its leading timestamp taken out. Only the shape is checked here.
 pub fn date_time_prefix_len(line: &str) -> Option<usize> {
     let b = line.as_bytes();
-    let digits = |from: usize, n: usize| {
-        b.get(from..from + n)
-            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
-    };
+    let digits = |from: usize, n: usize| b.get(from..from + n).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     let is = |at: usize, set: &[u8]| b.get(at).is_some_and(|c| set.contains(c));
     let date_ok = digits(0, 4) && is(4, b"-/") && digits(5, 2) && is(7, b"-/") && digits(8, 2);
     let time_ok = is(10, b"Tt ") && digits(11, 2) && is(13, b":") && digits(14, 2);
@@ -188,10 +174,7 @@ mod tests {
         assert_eq!(parse("2024-05-01t12:00:00z"), Some(BASE));
         assert_eq!(parse("2024-05-01T14:00:00+02:00"), Some(BASE));
         assert_eq!(parse("2024-05-01T07:00:00-0500"), Some(BASE));
-        assert_eq!(
-            parse("2024-05-01T12:00:00.123456789Z"),
-            Some(BASE + 123_456_789)
-        );
+        assert_eq!(parse("2024-05-01T12:00:00.123456789Z"), Some(BASE + 123_456_789));
         assert_eq!(parse("2024-05-01 12:00:00 UTC"), Some(BASE));
         assert_eq!(parse("2024-05-01 12:00:00 +0000"), Some(BASE));
     }
@@ -242,18 +225,9 @@ mod tests {
 
     #[test]
     fn prefix_lengths() {
-        assert_eq!(
-            date_time_prefix_len("2024-05-01T12:00:00Z ERROR x"),
-            Some(20)
-        );
-        assert_eq!(
-            date_time_prefix_len("2024-05-01 12:00:00,123 WARN x"),
-            Some(23)
-        );
-        assert_eq!(
-            date_time_prefix_len("2024-05-01 12:00:00 +02:00 x"),
-            Some(26)
-        );
+        assert_eq!(date_time_prefix_len("2024-05-01T12:00:00Z ERROR x"), Some(20));
+        assert_eq!(date_time_prefix_len("2024-05-01 12:00:00,123 WARN x"), Some(23));
+        assert_eq!(date_time_prefix_len("2024-05-01 12:00:00 +02:00 x"), Some(26));
         assert_eq!(date_time_prefix_len("2024-05-01 12:00:00 UTC"), Some(23));
         assert_eq!(date_time_prefix_len("2024-05-01 12:00:00 Zebra"), Some(19));
         assert_eq!(date_time_prefix_len("2024-05-01 12:00"), None);

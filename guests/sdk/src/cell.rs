@@ -19,9 +19,7 @@ pub struct InstanceCell<T> {
 impl<T> InstanceCell<T> {
     /// An empty cell, usable in a `static`.
     pub const fn new() -> Self {
-        Self {
-            slot: Mutex::new(None),
-        }
+        Self { slot: Mutex::new(None) }
     }
 
     /// Stores `value`, replacing whatever was there.
@@ -38,10 +36,7 @@ impl<T> InstanceCell<T> {
 
     /// Whether a value was stored.
     pub fn is_set(&self) -> bool {
-        self.slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some()
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner).is_some()
     }
 }
 
@@ -53,9 +48,7 @@ impl<T> Default for InstanceCell<T> {
 
 impl<T> fmt::Debug for InstanceCell<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InstanceCell")
-            .field("set", &self.is_set())
-            .finish()
+        f.debug_struct("InstanceCell").field("set", &self.is_set()).finish()
     }
 }
 

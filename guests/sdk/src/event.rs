@@ -36,19 +36,13 @@ pub fn blank_event() -> Event {
 
 /// An attribute whose value is the text `value`, encoded as a JSON string.
 pub fn string_attribute(key: impl Into<String>, value: &str) -> Attribute {
-    Attribute {
-        key: key.into(),
-        value: to_json_string(value),
-    }
+    Attribute { key: key.into(), value: to_json_string(value) }
 }
 
 /// The outcome that sets only the event's pattern.
 pub fn annotate_pattern(id: impl Into<String>, template: impl Into<String>) -> Outcome {
     Outcome::Annotate(Annotation {
-        pattern: Some(PatternRef {
-            id: id.into(),
-            template: template.into(),
-        }),
+        pattern: Some(PatternRef { id: id.into(), template: template.into() }),
         insight: None,
         attributes: Vec::new(),
     })

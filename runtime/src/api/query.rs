@@ -50,19 +50,20 @@ fn params(query: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiErr
     query.map(|Query(p)| p).map_err(|e| ApiError::bad_request("bad_query", e.body_text()))
 }
 
+/// A comma-separated `levels` list in any spelling clients use, as canonical levels.
+pub(super) fn parse_levels(list: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+    list.unwrap_or_default()
+        .split(',')
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            canonical_level(l)
+                .ok_or_else(|| ApiError::bad_request("bad_query", format!("unknown level `{l}` in `levels`")))
+        })
+        .collect()
+}
+
 fn log_query(p: &Params) -> Result<LogQuery, ApiError> {
-    let levels = match &p.levels {
-        None => Vec::new(),
-        Some(list) => list
-            .split(',')
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                canonical_level(l)
-                    .map(str::to_string)
-                    .ok_or_else(|| ApiError::bad_request("bad_query", format!("unknown level `{l}` in `levels`")))
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let levels = parse_levels(p.levels.as_deref())?.into_iter().map(str::to_string).collect();
     let since = match (&p.since, &p.since_minutes) {
         (Some(since), _) => Some(parse_since(since)?),
         (None, Some(minutes)) => {

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::query::parse_levels;
 use super::{ApiError, AppState};
 use crate::event::{DeadLetter, Event, PatternRef, format_ns};
-use crate::storage::query::canonical_level;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/tail", get(tail))
@@ -41,19 +41,8 @@ struct Filter {
 
 impl Filter {
     fn parse(p: FilterParams) -> Result<Filter, ApiError> {
-        let levels = match &p.levels {
-            None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .filter(|l| !l.trim().is_empty())
-                .map(|l| {
-                    canonical_level(l)
-                        .ok_or_else(|| ApiError::bad_request("bad_query", format!("unknown level `{l}` in `levels`")))
-                })
-                .collect::<Result<_, _>>()?,
-        };
         Ok(Filter {
-            levels,
+            levels: parse_levels(p.levels.as_deref())?,
             source: p.source.filter(|s| !s.is_empty()),
             text: p.q.filter(|s| !s.is_empty()).map(|s| s.to_lowercase()),
             session: p.session.filter(|s| !s.is_empty()),
