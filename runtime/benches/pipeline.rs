@@ -970,9 +970,12 @@ impl Memory {
     }
 }
 
+/// Thread id → (thread name, CPU time in ns).
+type ThreadCpu = HashMap<String, (String, u64)>;
+
 /// CPU time (ns) of every thread of process `pid` (a number or `self`), by thread id, with the
 /// thread's name.
-fn thread_cpu(pid: &str) -> HashMap<String, (String, u64)> {
+fn thread_cpu(pid: &str) -> ThreadCpu {
     let mut threads = HashMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return threads };
     for task in tasks.flatten() {
@@ -998,16 +1001,14 @@ fn cpu_ns(task: &Path) -> Option<u64> {
     Some(ticks * 10_000_000)
 }
 
-/// Prints the CPU time each server thread group (and the load generator) used in `wall`.
-fn print_cpu(
-    before: &(HashMap<String, (String, u64)>, HashMap<String, (String, u64)>),
-    after: &(HashMap<String, (String, u64)>, HashMap<String, (String, u64)>),
-    wall: Duration,
-) {
+/// Prints the CPU time each server thread group (and the load generator) used in `wall`;
+/// `before` and `after` are (server, load generator) readings.
+fn print_cpu(before: &(ThreadCpu, ThreadCpu), after: &(ThreadCpu, ThreadCpu), wall: Duration) {
     let mut groups: HashMap<String, f64> = HashMap::new();
     for (tid, (name, ns)) in &after.0 {
         let start = before.0.get(tid).map_or(0, |(_, ns)| *ns);
-        let group = if name.starts_with("tokio-runtime") { "tokio workers".to_string() } else { name.clone() };
+        // Tokio names its threads `tokio-runtime-worker` or `tokio-rt-worker`, depending on version.
+        let group = if name.starts_with("tokio-") { "tokio workers".to_string() } else { name.clone() };
         *groups.entry(group).or_default() += ns.saturating_sub(start) as f64 / 1e9;
     }
     let client: f64 = after
@@ -1120,6 +1121,7 @@ fn print_table(outcomes: &[Outcome]) {
     println!();
     println!("p50/p99: acknowledged → committed in the store (sluice_ingest_to_stored_seconds, interpolated);");
     println!("req p99: client-side request latency. A `>` marks a quantile beyond the histogram's top bucket.");
+    println!("MB = 2^20 bytes; peak RSS is VmHWM, end RSS is VmRSS after the flush.");
     if outcomes.iter().any(|o| !o.counts_ok) {
         println!("(!) /stats did not show every event stored with none dead-lettered; see the WARNING above.");
     }
