@@ -111,6 +111,7 @@ impl Server {
             appender: appender.clone(),
             durable,
             stored: topology.stored.clone(),
+            max_pending_bytes: options.pipeline.config.journal.max_pending_mib * 1024 * 1024,
             tail: topology.tail.clone(),
             metrics,
             http,

@@ -98,3 +98,25 @@ async fn too_many_concurrent_requests_get_429() {
     assert_eq!(error(&reply).0, "too_many_requests");
     drop(held);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_far_behind_pushes_back_with_503() {
+    // A stage that stalls for its whole deadline keeps the store behind the journal.
+    let yaml = format!(
+        "inputs: [{{http: {{}}}}]\nstages:\n  - name: slow\n    guest: {}\n    config: {{trigger: stall-me, mode: loop}}\n    limits: {{deadline: 3s}}\noutputs: [{{libsql: {{}}}}]\njournal:\n  max_pending_mib: 1\n",
+        crate::helpers::fixture("hostile").display()
+    );
+    let server = TestServer::start(&yaml).await;
+    let filler = "y".repeat(1000);
+    let mut body = String::from("\"stall-me\"\n");
+    for i in 0..1500 {
+        body.push_str(&format!("\"{i} {filler}\"\n"));
+    }
+    let (status, _) = server.post("/api/v1/ingest", "application/x-ndjson", body).await;
+    assert_eq!(status, 202, "the journal takes a burst");
+    let (status, reply) = server.post("/api/v1/ingest", "application/x-ndjson", "\"one more\"\n").await;
+    assert_eq!((status, error(&reply).0), (503, "overloaded"), "{reply}");
+    server.flush().await;
+    let (status, _) = server.post("/api/v1/ingest", "application/x-ndjson", "\"one more\"\n").await;
+    assert_eq!(status, 202, "accepted again once the store caught up");
+}

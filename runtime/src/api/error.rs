@@ -47,6 +47,15 @@ impl ApiError {
         )
     }
 
+    /// The pipeline is further behind than the journal bound allows; the client should retry.
+    pub fn overloaded(pending: u64, limit: u64) -> Self {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            format!("the pipeline is behind: {pending} journal bytes await the store (limit {limit}); retry shortly"),
+        )
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }

@@ -33,6 +33,8 @@ pub struct Shared {
     pub durable: watch::Receiver<u64>,
     /// The offset the store has committed.
     pub stored: watch::Receiver<u64>,
+    /// Inputs refuse new events while more than this many journal bytes await the store.
+    pub max_pending_bytes: u64,
     pub tail: Option<Arc<TailHub>>,
     pub metrics: Arc<Metrics>,
     /// The HTTP input's limits, when the pipeline has one (otherwise ingest answers 404).

@@ -9,8 +9,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use pipeline::{
-    BatchConfig, HttpInputConfig, InputConfig, LibsqlOutputConfig, LimitsConfig, OutputConfig, PipelineConfig,
-    StageConfig, WebsocketOutputConfig,
+    BatchConfig, HttpInputConfig, InputConfig, JournalConfig, LibsqlOutputConfig, LimitsConfig, OutputConfig,
+    PipelineConfig, StageConfig, WebsocketOutputConfig,
 };
 
 use crate::wasm::builtin;
@@ -150,6 +150,9 @@ impl Pipeline {
                     format!("output name `{}` is used twice", output.name()),
                 ));
             }
+        }
+        if c.journal.max_pending_mib == 0 {
+            return Err(fail("journal.max_pending_mib".into(), "max_pending_mib", "must be above zero".into()));
         }
         if c.batch.max_events == 0 {
             return Err(fail("batch.max_events".into(), "max_events", "must be above zero".into()));

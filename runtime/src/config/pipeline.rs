@@ -21,6 +21,30 @@ pub struct PipelineConfig {
     /// How the pipeline groups events into batches.
     #[serde(default)]
     pub batch: BatchConfig,
+    /// Bounds on the durable journal between inputs and outputs.
+    #[serde(default)]
+    pub journal: JournalConfig,
+}
+
+/// The journal absorbs bursts while the stages or the store catch up; beyond this bound inputs
+/// push back (HTTP answers 503 with `Retry-After`) rather than let disk use and latency grow
+/// without limit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JournalConfig {
+    /// Most journal data, in MiB, acknowledged but not yet committed by the store.
+    #[serde(default = "default_max_pending_mib")]
+    pub max_pending_mib: u64,
+}
+
+fn default_max_pending_mib() -> u64 {
+    256
+}
+
+impl Default for JournalConfig {
+    fn default() -> Self {
+        JournalConfig { max_pending_mib: default_max_pending_mib() }
+    }
 }
 
 /// One input, keyed by its kind (`http: {...}`).

@@ -124,6 +124,10 @@ async fn accept_with(
             ApiError::bad_request("unreadable_body", format!("cannot read the request body: {e}"))
         }
     })?;
+    let pending = state.durable.borrow().saturating_sub(*state.stored.borrow());
+    if pending > state.max_pending_bytes {
+        return Err(ApiError::overloaded(pending, state.max_pending_bytes));
+    }
     let text = parse::utf8(&bytes)?;
     let records = parse(text, limits)?;
 
