@@ -11,7 +11,12 @@
 //!   `/api/v1/ingest` until `N` events are acknowledged (`202`), then `POST /flush` waits until the
 //!   store has committed everything. *End-to-end* events/s is `N` over the time from the first
 //!   send to the flush's return; *ingest* events/s is `N` over the time to the last
-//!   acknowledgement. Requests/s and client-side request latency are reported too.
+//!   acknowledgement. Requests/s and client-side request latency are reported too. Most scenarios
+//!   send at saturation (each connection sends its next request as soon as the previous one is
+//!   acknowledged), so their latency is mostly time spent queued in the journal; `paced` offers a
+//!   fixed load instead.
+//! - **Back-pressure.** Requests refused with `503` `overloaded` (the journal backlog is over its
+//!   bound) are retried and counted; other failed requests are retried and reported as errors.
 //! - **Latency.** p50 and p99 of `sluice_ingest_to_stored_seconds` (acknowledged → committed in
 //!   the store) from `GET /metrics`, interpolated within buckets as Prometheus'
 //!   `histogram_quantile` does.
@@ -24,16 +29,23 @@
 //! Scenarios:
 //!
 //! - `default`: `pipelines/default.yaml` (http → normalize → mine → libsql + websocket).
+//! - `paced`: the default pipeline at a fixed offered load of `R` events/s: request `k` is due
+//!   `k·B/R` seconds after the start and goes out on connection `k mod C`. A request that cannot
+//!   go out on time (its connection is still waiting for the previous answer) is sent as soon as
+//!   it can, never skipped or merged, and the scenario reports how far behind the timetable the
+//!   sender ended up, so an unreachable rate shows instead of silently lowering the load.
 //! - `no-stages`: the same pipeline with `stages: []`, which shows what the guests cost.
 //! - `single-event`: the default pipeline with one event per request over 16 connections.
 //!
 //! Environment knobs (default in brackets):
 //!
-//! - `SLUICE_BENCH_EVENTS` [1000000]: events per batched scenario.
-//! - `SLUICE_BENCH_BATCH` [500]: events per request in batched scenarios.
+//! - `SLUICE_BENCH_EVENTS` [1000000]: events in the `default` and `no-stages` scenarios.
+//! - `SLUICE_BENCH_BATCH` [500]: events per request in batched scenarios (all but `single-event`).
 //! - `SLUICE_BENCH_CONNECTIONS` [4]: concurrent connections in batched scenarios.
+//! - `SLUICE_BENCH_RATE` [100000]: offered load of the `paced` scenario, events/s.
+//! - `SLUICE_BENCH_PACED_EVENTS` [500000]: events in the `paced` scenario.
 //! - `SLUICE_BENCH_SINGLE_EVENTS` [20000]: events (= requests) in the single-event scenario.
-//! - `SLUICE_BENCH_SCENARIOS` [default,no-stages,single-event]: comma-separated subset.
+//! - `SLUICE_BENCH_SCENARIOS` [default,paced,no-stages,single-event]: comma-separated subset.
 //!
 //! Linux only (it reads `/proc`). The load generator runs on one thread of the same machine, so
 //! on a small machine it competes with the server for CPU; its CPU time is printed alongside.
@@ -53,12 +65,15 @@ use bytes::Bytes;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-/// The pipeline the `default` and `single-event` scenarios run; `no-stages` derives from it.
+/// The pipeline the `default`, `paced` and `single-event` scenarios run; `no-stages` derives
+/// from it.
 const DEFAULT_PIPELINE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../pipelines/default.yaml"));
 
 const DEFAULT_EVENTS: usize = 1_000_000;
 const DEFAULT_BATCH: usize = 500;
 const DEFAULT_CONNECTIONS: usize = 4;
+const DEFAULT_RATE: usize = 100_000;
+const DEFAULT_PACED_EVENTS: usize = 500_000;
 const DEFAULT_SINGLE_EVENTS: usize = 20_000;
 const SINGLE_CONNECTIONS: usize = 16;
 
@@ -72,8 +87,13 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const FLUSH_REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 /// `/flush` calls answered 504 (still catching up) before the scenario is abandoned.
 const MAX_FLUSH_ATTEMPTS: u32 = 60;
-/// Failed ingest requests (each is retried) before the scenario is abandoned.
+/// Failed ingest requests (each is retried) before the scenario is abandoned. Refusals for
+/// overload are back-pressure, not failures, and do not count.
 const MAX_ERRORS: u64 = 1_000;
+/// How long one request may keep being refused for overload before the scenario is abandoned.
+const MAX_OVERLOADED: Duration = Duration::from_secs(300);
+/// Pause before a failed or refused request is sent again.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// Failed requests printed in full; the rest are only counted.
 const PRINTED_ERRORS: u64 = 5;
 /// How long a stopped server may take to drain and exit before it is killed.
@@ -102,16 +122,18 @@ fn main() -> Result<()> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Default,
+    Paced,
     NoStages,
     SingleEvent,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Default, Kind::NoStages, Kind::SingleEvent];
+    const ALL: [Kind; 4] = [Kind::Default, Kind::Paced, Kind::NoStages, Kind::SingleEvent];
 
     fn id(self) -> &'static str {
         match self {
             Kind::Default => "default",
+            Kind::Paced => "paced",
             Kind::NoStages => "no-stages",
             Kind::SingleEvent => "single-event",
         }
@@ -120,6 +142,7 @@ impl Kind {
     fn parse(name: &str) -> Option<Kind> {
         match name.trim().to_ascii_lowercase().as_str() {
             "default" => Some(Kind::Default),
+            "paced" => Some(Kind::Paced),
             "no-stages" | "nostages" | "no_stages" => Some(Kind::NoStages),
             "single-event" | "single" | "single-event requests" | "single_event" => Some(Kind::SingleEvent),
             _ => None,
@@ -132,6 +155,9 @@ struct Settings {
     events: usize,
     batch: usize,
     connections: usize,
+    /// Offered load of the `paced` scenario, events/s.
+    rate: usize,
+    paced_events: usize,
     single_events: usize,
     kinds: Vec<Kind>,
 }
@@ -144,10 +170,8 @@ impl Settings {
                 .filter(|s| !s.trim().is_empty())
                 .map(|s| {
                     Kind::parse(s).ok_or_else(|| {
-                        anyhow!(
-                            "SLUICE_BENCH_SCENARIOS: unknown scenario `{}` (default, no-stages, single-event)",
-                            s.trim()
-                        )
+                        let known = Kind::ALL.map(Kind::id).join(", ");
+                        anyhow!("SLUICE_BENCH_SCENARIOS: unknown scenario `{}` ({known})", s.trim())
                     })
                 })
                 .collect::<Result<Vec<_>>>()?,
@@ -157,6 +181,8 @@ impl Settings {
             events: env_count("SLUICE_BENCH_EVENTS", DEFAULT_EVENTS)?,
             batch: env_count("SLUICE_BENCH_BATCH", DEFAULT_BATCH)?,
             connections: env_count("SLUICE_BENCH_CONNECTIONS", DEFAULT_CONNECTIONS)?,
+            rate: env_count("SLUICE_BENCH_RATE", DEFAULT_RATE)?,
+            paced_events: env_count("SLUICE_BENCH_PACED_EVENTS", DEFAULT_PACED_EVENTS)?,
             single_events: env_count("SLUICE_BENCH_SINGLE_EVENTS", DEFAULT_SINGLE_EVENTS)?,
             kinds,
         })
@@ -165,28 +191,28 @@ impl Settings {
     fn scenarios(&self) -> Vec<Scenario> {
         self.kinds
             .iter()
-            .map(|&kind| match kind {
-                Kind::Default => Scenario {
+            .map(|&kind| {
+                let batched = |pipeline, events, rate| Scenario {
                     name: kind.id(),
-                    pipeline: DEFAULT_PIPELINE.to_string(),
-                    events: self.events,
+                    pipeline,
+                    events,
                     batch: self.batch,
                     connections: self.connections,
-                },
-                Kind::NoStages => Scenario {
-                    name: kind.id(),
-                    pipeline: without_stages(DEFAULT_PIPELINE),
-                    events: self.events,
-                    batch: self.batch,
-                    connections: self.connections,
-                },
-                Kind::SingleEvent => Scenario {
-                    name: kind.id(),
-                    pipeline: DEFAULT_PIPELINE.to_string(),
-                    events: self.single_events,
-                    batch: 1,
-                    connections: SINGLE_CONNECTIONS,
-                },
+                    rate,
+                };
+                match kind {
+                    Kind::Default => batched(DEFAULT_PIPELINE.to_string(), self.events, None),
+                    Kind::Paced => batched(DEFAULT_PIPELINE.to_string(), self.paced_events, Some(self.rate)),
+                    Kind::NoStages => batched(without_stages(DEFAULT_PIPELINE), self.events, None),
+                    Kind::SingleEvent => Scenario {
+                        name: kind.id(),
+                        pipeline: DEFAULT_PIPELINE.to_string(),
+                        events: self.single_events,
+                        batch: 1,
+                        connections: SINGLE_CONNECTIONS,
+                        rate: None,
+                    },
+                }
             })
             .collect()
     }
@@ -218,6 +244,8 @@ struct Scenario {
     /// Events per request.
     batch: usize,
     connections: usize,
+    /// Offered load in events/s; `None` sends at saturation.
+    rate: Option<usize>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -686,100 +714,221 @@ fn message(r: &mut Rng, template: usize) -> (&'static str, &'static str, String)
 struct Ingest {
     last_ack: Instant,
     requests: u64,
+    /// Failed requests (each retried), refusals for overload excluded.
     errors: u64,
+    /// Requests refused with `503` `overloaded` (each retried).
+    overloaded: u64,
     latencies: Vec<Duration>,
+    /// How far behind its timetable a paced sender was; `None` at saturation.
+    lag: Option<Lag>,
+}
+
+/// Which payload a connection sends next, and when.
+enum Schedule {
+    /// At saturation: the next payload no connection has taken yet, at once.
+    Saturate(AtomicUsize),
+    /// A fixed timetable: payload `k` is due `k · interval` seconds after `start` and goes out on
+    /// connection `k mod connections`.
+    Paced { start: Instant, interval: f64, connections: usize },
+}
+
+impl Schedule {
+    fn new(sc: &Scenario, start: Instant) -> Schedule {
+        match request_interval(sc) {
+            None => Schedule::Saturate(AtomicUsize::new(0)),
+            Some(interval) => Schedule::Paced { start, interval, connections: sc.connections },
+        }
+    }
+
+    /// The payload connection `worker` sends as its `round`-th request (counting from 0).
+    fn pick(&self, worker: usize, round: usize) -> usize {
+        match self {
+            Schedule::Saturate(next) => next.fetch_add(1, Ordering::Relaxed),
+            Schedule::Paced { connections, .. } => worker + round * connections,
+        }
+    }
+
+    /// When payload `index` is due; `None` at saturation.
+    fn due(&self, index: usize) -> Option<Instant> {
+        match self {
+            Schedule::Saturate(_) => None,
+            Schedule::Paced { start, interval, .. } => Some(*start + Duration::from_secs_f64(index as f64 * interval)),
+        }
+    }
+}
+
+/// Seconds between consecutive requests of a paced scenario; `None` at saturation.
+fn request_interval(sc: &Scenario) -> Option<f64> {
+    sc.rate.map(|rate| sc.batch as f64 / rate as f64)
+}
+
+/// How late paced requests went out (first attempt) relative to their due time.
+struct Lag {
+    /// The largest lag in the last round (the last request due on each connection): how far
+    /// behind the timetable the sender ended up.
+    end: Duration,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+}
+
+impl Lag {
+    /// From the (payload index, lag) of every paced request; `None` if there were none.
+    fn of(lags: Vec<(usize, Duration)>, connections: usize) -> Option<Lag> {
+        let last = lags.iter().map(|&(index, _)| index).max()?;
+        let last_round = last.saturating_sub(connections - 1);
+        let end = lags.iter().filter(|&&(index, _)| index >= last_round).map(|&(_, lag)| lag).max()?;
+        let mut sorted: Vec<Duration> = lags.into_iter().map(|(_, lag)| lag).collect();
+        sorted.sort_unstable();
+        Some(Lag { end, p50: percentile(&sorted, 0.50), p99: percentile(&sorted, 0.99), max: *sorted.last()? })
+    }
+}
+
+/// What the connections of one ingest run share.
+struct Shared {
+    url: String,
+    payloads: Vec<Payload>,
+    schedule: Schedule,
+    /// Events acknowledged so far (also read by the progress reports).
+    acked: Arc<AtomicU64>,
+    errors: AtomicU64,
+    overloaded: AtomicU64,
+}
+
+/// What one connection did.
+struct Sent {
+    last_ack: Option<Instant>,
+    /// Latency of every acknowledged request.
+    latencies: Vec<Duration>,
+    /// (payload index, lag behind the timetable) of every paced request.
+    lags: Vec<(usize, Duration)>,
 }
 
 /// Sends every payload over `connections` concurrent connections (each payload once, retried
-/// until acknowledged) and returns when all are acknowledged.
-async fn ingest(base: &str, payloads: Arc<Vec<Payload>>, connections: usize, acked: Arc<AtomicU64>) -> Result<Ingest> {
-    let url = format!("{base}/api/v1/ingest");
-    let next = Arc::new(AtomicUsize::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
+/// until acknowledged) as `schedule` says, and returns when all are acknowledged.
+async fn ingest(
+    base: &str,
+    payloads: Vec<Payload>,
+    connections: usize,
+    schedule: Schedule,
+    acked: Arc<AtomicU64>,
+) -> Result<Ingest> {
+    let shared = Arc::new(Shared {
+        url: format!("{base}/api/v1/ingest"),
+        payloads,
+        schedule,
+        acked,
+        errors: AtomicU64::new(0),
+        overloaded: AtomicU64::new(0),
+    });
     let mut workers = Vec::with_capacity(connections);
-    for _ in 0..connections {
+    for worker in 0..connections {
         let client = Client::builder()
             .no_proxy()
             .tcp_nodelay(true)
             .pool_max_idle_per_host(1)
             .timeout(REQUEST_TIMEOUT)
             .build()?;
-        workers.push(tokio::spawn(send_loop(
-            client,
-            url.clone(),
-            payloads.clone(),
-            next.clone(),
-            acked.clone(),
-            errors.clone(),
-        )));
+        workers.push(tokio::spawn(send_loop(client, shared.clone(), worker)));
     }
-    let mut result = Ingest { last_ack: Instant::now(), requests: 0, errors: 0, latencies: Vec::new() };
-    let mut last_ack = None;
+    let (mut last_ack, mut latencies, mut lags) = (None, Vec::new(), Vec::new());
     for worker in workers {
-        let (worker_last, latencies) = worker.await.context("an ingest worker panicked")??;
-        last_ack = last_ack.max(worker_last);
-        result.requests += latencies.len() as u64;
-        result.latencies.extend(latencies);
+        let sent = worker.await.context("an ingest worker panicked")??;
+        last_ack = last_ack.max(sent.last_ack);
+        latencies.extend(sent.latencies);
+        lags.extend(sent.lags);
     }
-    result.last_ack = last_ack.unwrap_or_else(Instant::now);
-    result.errors = errors.load(Ordering::Relaxed);
-    Ok(result)
+    Ok(Ingest {
+        last_ack: last_ack.unwrap_or_else(Instant::now),
+        requests: latencies.len() as u64,
+        errors: shared.errors.load(Ordering::Relaxed),
+        overloaded: shared.overloaded.load(Ordering::Relaxed),
+        latencies,
+        lag: Lag::of(lags, connections),
+    })
 }
 
-/// One connection's loop: takes the next payload until none are left. Returns the time of its
-/// last acknowledgement and the latency of every acknowledged request.
-async fn send_loop(
-    client: Client,
-    url: String,
-    payloads: Arc<Vec<Payload>>,
-    next: Arc<AtomicUsize>,
-    acked: Arc<AtomicU64>,
-    errors: Arc<AtomicU64>,
-) -> Result<(Option<Instant>, Vec<Duration>)> {
-    let mut latencies = Vec::new();
-    let mut last_ack = None;
+/// Connection `worker`'s loop: sends the payloads the schedule gives it, each when it is due
+/// (at once if it is late), until none are left.
+async fn send_loop(client: Client, shared: Arc<Shared>, worker: usize) -> Result<Sent> {
+    let mut sent = Sent { last_ack: None, latencies: Vec::new(), lags: Vec::new() };
+    for round in 0.. {
+        let index = shared.schedule.pick(worker, round);
+        if index >= shared.payloads.len() {
+            break;
+        }
+        if let Some(due) = shared.schedule.due(index) {
+            tokio::time::sleep_until(due.into()).await;
+            sent.lags.push((index, Instant::now().saturating_duration_since(due)));
+        }
+        let (acked_at, latency) = send_payload(&client, &shared, index).await?;
+        sent.last_ack = Some(acked_at);
+        sent.latencies.push(latency);
+    }
+    Ok(sent)
+}
+
+/// Sends payload `index` until it is acknowledged, pausing between attempts; returns when the
+/// acknowledgement came and how long that attempt took.
+async fn send_payload(client: &Client, shared: &Shared, index: usize) -> Result<(Instant, Duration)> {
+    let payload = &shared.payloads[index];
+    let mut refused_since = None;
     loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(payload) = payloads.get(i) else { break };
-        loop {
-            let sent = Instant::now();
-            let answer = client
-                .post(&url)
-                .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
-                .body(payload.body.clone())
-                .send()
-                .await;
-            let failure = match answer {
-                Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
-                    let reply: Value = resp.json().await.unwrap_or(Value::Null);
-                    let now = Instant::now();
-                    latencies.push(now - sent);
-                    last_ack = Some(now);
-                    let accepted = reply.get("accepted").and_then(Value::as_u64);
-                    if accepted != Some(payload.events as u64) {
-                        println!("WARNING: sent {} events, the reply says {reply}", payload.events);
+        let sent = Instant::now();
+        let answer = client
+            .post(&shared.url)
+            .header(reqwest::header::CONTENT_TYPE, "application/x-ndjson")
+            .body(payload.body.clone())
+            .send()
+            .await;
+        let failure = match answer {
+            Ok(resp) if resp.status() == StatusCode::ACCEPTED => {
+                let reply: Value = resp.json().await.unwrap_or(Value::Null);
+                let now = Instant::now();
+                let accepted = reply.get("accepted").and_then(Value::as_u64);
+                if accepted != Some(payload.events as u64) {
+                    println!("WARNING: sent {} events, the reply says {reply}", payload.events);
+                }
+                shared.acked.fetch_add(payload.events as u64, Ordering::Relaxed);
+                return Ok((now, now - sent));
+            }
+            Ok(resp) => {
+                let status = resp.status();
+                let text = resp.text().await.unwrap_or_default();
+                if is_overloaded(status, &text) {
+                    // Back-pressure: counted, not an error, as long as it does not last.
+                    let n = shared.overloaded.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n == 1 {
+                        println!("  ingest request {index} refused (retrying; further refusals are only counted): {text}");
                     }
-                    acked.fetch_add(payload.events as u64, Ordering::Relaxed);
+                    if refused_since.get_or_insert(sent).elapsed() > MAX_OVERLOADED {
+                        bail!("ingest request {index} was refused as overloaded for {MAX_OVERLOADED:?}: {text}");
+                    }
                     None
+                } else {
+                    Some(format!("HTTP {status}: {text}"))
                 }
-                Ok(resp) => {
-                    let status = resp.status();
-                    Some(format!("HTTP {status}: {}", resp.text().await.unwrap_or_default()))
-                }
-                Err(e) => Some(format!("request failed: {e}")),
-            };
-            let Some(failure) = failure else { break };
-            let n = errors.fetch_add(1, Ordering::Relaxed) + 1;
+            }
+            Err(e) => Some(format!("request failed: {e}")),
+        };
+        if let Some(failure) = failure {
+            let n = shared.errors.fetch_add(1, Ordering::Relaxed) + 1;
             if n <= PRINTED_ERRORS {
-                println!("ERROR (ingest request {i}, retrying): {failure}");
+                println!("ERROR (ingest request {index}, retrying): {failure}");
             }
             if n >= MAX_ERRORS {
                 bail!("{n} ingest requests failed; the last: {failure}");
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        tokio::time::sleep(RETRY_PAUSE).await;
     }
-    Ok((last_ack, latencies))
+}
+
+/// Whether an answer is the journal back-pressure refusal: `503` with error code `overloaded`.
+fn is_overloaded(status: StatusCode, body: &str) -> bool {
+    status == StatusCode::SERVICE_UNAVAILABLE
+        && serde_json::from_str::<Value>(body)
+            .is_ok_and(|v| v.pointer("/error/code").and_then(Value::as_str) == Some("overloaded"))
 }
 
 /// `POST /flush` until the store has caught up (the server answers 504 after 30 s of waiting).

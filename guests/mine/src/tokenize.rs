@@ -133,6 +133,14 @@ pub fn texts(message: &str) -> Vec<String> {
     out.iter().map(|t| format!("{}{}", if t.glued { "+" } else { "" }, interner.text(t.id))).collect()
 }
 
+/// Tokenizes a whole message with fresh scratch space (for tests).
+#[cfg(test)]
+pub fn tokens(interner: &mut Interner, message: &str) -> Vec<Token> {
+    let (mut out, mut scratch) = (Vec::new(), String::new());
+    tokenize(message, interner, &mut out, &mut scratch);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::{MAX_TOKENS, texts};
@@ -173,12 +181,4 @@ mod tests {
         assert_eq!(tokens.len(), MAX_TOKENS);
         assert_eq!(tokens.last().map(String::as_str), Some("<*>"));
     }
-}
-
-/// Tokenizes a whole message with fresh scratch space (for tests).
-#[cfg(test)]
-pub fn tokens(interner: &mut Interner, message: &str) -> Vec<Token> {
-    let (mut out, mut scratch) = (Vec::new(), String::new());
-    tokenize(message, interner, &mut out, &mut scratch);
-    out
 }
