@@ -19,7 +19,7 @@ const DEFAULT_LIMIT: u32 = 100;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/logs", get(logs))
-        .route("/recent", get(recent))
+        .route("/recent", get(logs))
         .route("/api/v1/patterns", get(patterns))
         .route("/api/v1/dead-letters", get(dead_letters))
 }
@@ -113,19 +113,18 @@ async fn logs(
     Ok(with_total(rows, total))
 }
 
-async fn recent(state: State<AppState>, query: Result<Query<Params>, QueryRejection>) -> Result<Response, ApiError> {
-    logs(state, query).await
+/// `limit` and `offset` of a plain paged listing.
+fn page(query: Result<Query<Params>, QueryRejection>) -> Result<(u32, u32), ApiError> {
+    let p = params(query)?;
+    Ok((number("limit", p.limit.as_ref(), DEFAULT_LIMIT)?, number("offset", p.offset.as_ref(), 0)?))
 }
 
 async fn patterns(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let p = params(query)?;
-    let (rows, total) = state
-        .store
-        .patterns(number("limit", p.limit.as_ref(), DEFAULT_LIMIT)?, number("offset", p.offset.as_ref(), 0)?)
-        .await?;
+    let (limit, offset) = page(query)?;
+    let (rows, total) = state.store.patterns(limit, offset).await?;
     Ok(with_total(rows, total))
 }
 
@@ -133,10 +132,7 @@ async fn dead_letters(
     State(state): State<AppState>,
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let p = params(query)?;
-    let (rows, total) = state
-        .store
-        .dead_letters(number("limit", p.limit.as_ref(), DEFAULT_LIMIT)?, number("offset", p.offset.as_ref(), 0)?)
-        .await?;
+    let (limit, offset) = page(query)?;
+    let (rows, total) = state.store.dead_letters(limit, offset).await?;
     Ok(with_total(rows, total))
 }
