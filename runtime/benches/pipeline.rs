@@ -255,6 +255,12 @@ struct Scenario {
 struct Outcome {
     name: &'static str,
     events: usize,
+    /// Offered load in events/s; `None` at saturation.
+    rate: Option<usize>,
+    /// How far behind the timetable a paced sender ended up.
+    behind: Option<Duration>,
+    /// Requests refused with `503` `overloaded` and retried.
+    overloaded: u64,
     e2e_rate: f64,
     ingest_rate: f64,
     requests_rate: f64,
@@ -269,15 +275,24 @@ struct Outcome {
 async fn run_scenario(sc: &Scenario) -> Result<Outcome> {
     println!("\n== {} ==", sc.name);
     println!(
-        "{} events, {} per request, {} connections, {} stages",
+        "{} events, {} per request, {} connections, {} stages, {}",
         group(sc.events as f64),
         sc.batch,
         sc.connections,
         if sc.pipeline.contains("guest:") { "with" } else { "no" },
+        match sc.rate.zip(request_interval(sc)) {
+            Some((rate, interval)) => format!(
+                "offered at {} events/s (a request every {:.2} ms, for {:.1} s)",
+                group(rate as f64),
+                interval * 1000.0,
+                sc.events as f64 / rate as f64
+            ),
+            None => "sent at saturation".to_string(),
+        }
     );
 
     let generated = Instant::now();
-    let payloads = Arc::new(generate_payloads(sc.events, sc.batch));
+    let payloads = generate_payloads(sc.events, sc.batch);
     let bytes: usize = payloads.iter().map(|p| p.body.len()).sum();
     println!(
         "generated {} requests, {:.1} MB ({:.0} bytes/event) in {:.1} s",
@@ -299,7 +314,8 @@ async fn run_scenario(sc: &Scenario) -> Result<Outcome> {
     let acked = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let progress = tokio::spawn(report_progress(api.clone(), server.base.clone(), acked.clone(), sc.events, started));
-    let ingest = ingest(&server.base, payloads, sc.connections, acked).await;
+    let schedule = Schedule::new(sc, started);
+    let ingest = ingest(&server.base, payloads, sc.connections, schedule, acked).await;
     let ingest = match ingest {
         Ok(i) => i,
         Err(e) => {
@@ -332,13 +348,34 @@ async fn run_scenario(sc: &Scenario) -> Result<Outcome> {
     let stored_p99 = stored.quantile(0.99);
 
     println!(
-        "ingest: {:.2} s to the last ack, {} events/s, {} requests/s, request latency p50 {} ms, p99 {} ms",
+        "ingest: {:.2} s to the last ack, {} events/s, {} requests/s, request latency p50 {} ms, p99 {} ms; \
+         {} requests refused with 503 overloaded and retried",
         ingest_time.as_secs_f64(),
         group(ingest_rate),
         group(requests_rate),
         ms(request_p50),
-        ms(request_p99)
+        ms(request_p99),
+        ingest.overloaded
     );
+    if let Some(lag) = &ingest.lag {
+        println!(
+            "schedule: the sender ended {} ms behind the timetable; lag p50 {} ms, p99 {} ms, max {} ms",
+            ms(lag.end),
+            ms(lag.p50),
+            ms(lag.p99),
+            ms(lag.max)
+        );
+        // Behind by more than one connection's spacing: requests were queueing in the sender.
+        let spacing =
+            request_interval(sc).map_or(Duration::ZERO, |i| Duration::from_secs_f64(i * sc.connections as f64));
+        if lag.end > spacing {
+            println!(
+                "WARNING: the sender could not keep up with the timetable: the offered load was not reached \
+                 (ingest ran at {} events/s)",
+                group(ingest_rate)
+            );
+        }
+    }
     if ingest.errors > 0 {
         println!("WARNING: {} ingest requests failed and were retried", ingest.errors);
     }
@@ -376,6 +413,9 @@ async fn run_scenario(sc: &Scenario) -> Result<Outcome> {
     Ok(Outcome {
         name: sc.name,
         events: sc.events,
+        rate: sc.rate,
+        behind: ingest.lag.map(|lag| lag.end),
+        overloaded: ingest.overloaded,
         e2e_rate,
         ingest_rate,
         requests_rate,
@@ -899,7 +939,9 @@ async fn send_payload(client: &Client, shared: &Shared, index: usize) -> Result<
                     // Back-pressure: counted, not an error, as long as it does not last.
                     let n = shared.overloaded.fetch_add(1, Ordering::Relaxed) + 1;
                     if n == 1 {
-                        println!("  ingest request {index} refused (retrying; further refusals are only counted): {text}");
+                        println!(
+                            "  ingest request {index} refused (retrying; further refusals are only counted): {text}"
+                        );
                     }
                     if refused_since.get_or_insert(sent).elapsed() > MAX_OVERLOADED {
                         bail!("ingest request {index} was refused as overloaded for {MAX_OVERLOADED:?}: {text}");
@@ -1201,11 +1243,13 @@ fn print_header(settings: &Settings) {
     println!("sluice {}", env!("CARGO_PKG_VERSION"));
     println!("machine: {cpus} CPUs ({model}), {memory} RAM, load average {load}");
     println!(
-        "settings: SLUICE_BENCH_EVENTS={} SLUICE_BENCH_BATCH={} SLUICE_BENCH_CONNECTIONS={} \
-         SLUICE_BENCH_SINGLE_EVENTS={} SLUICE_BENCH_SCENARIOS={}",
+        "settings: SLUICE_BENCH_EVENTS={} SLUICE_BENCH_BATCH={} SLUICE_BENCH_CONNECTIONS={} SLUICE_BENCH_RATE={} \
+         SLUICE_BENCH_PACED_EVENTS={} SLUICE_BENCH_SINGLE_EVENTS={} SLUICE_BENCH_SCENARIOS={}",
         settings.events,
         settings.batch,
         settings.connections,
+        settings.rate,
+        settings.paced_events,
         settings.single_events,
         settings.kinds.iter().map(|k| k.id()).collect::<Vec<_>>().join(",")
     );
@@ -1219,6 +1263,7 @@ fn print_table(outcomes: &[Outcome]) {
     let headers = [
         "scenario",
         "events",
+        "offered/s",
         "events/s e2e",
         "ingest events/s",
         "p50 ms",
@@ -1228,6 +1273,8 @@ fn print_table(outcomes: &[Outcome]) {
         "end RSS MB",
         "requests/s",
         "req p99 ms",
+        "behind ms",
+        "503s",
     ];
     let rows: Vec<Vec<String>> = outcomes
         .iter()
@@ -1235,6 +1282,7 @@ fn print_table(outcomes: &[Outcome]) {
             vec![
                 format!("{}{}", o.name, if o.counts_ok { "" } else { " (!)" }),
                 group(o.events as f64),
+                o.rate.map_or_else(|| "-".into(), |r| group(r as f64)),
                 group(o.e2e_rate),
                 group(o.ingest_rate),
                 quantile_ms(o.stored_p50),
@@ -1244,6 +1292,8 @@ fn print_table(outcomes: &[Outcome]) {
                 format!("{:.1}", mb(o.after.rss)),
                 group(o.requests_rate),
                 ms(o.request_p99),
+                o.behind.map_or_else(|| "-".into(), ms),
+                o.overloaded.to_string(),
             ]
         })
         .collect();
@@ -1270,6 +1320,10 @@ fn print_table(outcomes: &[Outcome]) {
     println!();
     println!("p50/p99: acknowledged → committed in the store (sluice_ingest_to_stored_seconds, interpolated);");
     println!("req p99: client-side request latency. A `>` marks a quantile beyond the histogram's top bucket.");
+    println!("offered/s: the paced scenario's fixed load (`-` = sent at saturation); behind ms: how far behind its");
+    println!(
+        "timetable the paced sender ended up. 503s: requests refused as overloaded (journal backlog) and retried."
+    );
     println!("MB = 2^20 bytes; peak RSS is VmHWM, end RSS is VmRSS after the flush.");
     if outcomes.iter().any(|o| !o.counts_ok) {
         println!("(!) /stats did not show every event stored with none dead-lettered; see the WARNING above.");
