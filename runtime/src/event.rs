@@ -54,6 +54,7 @@ pub struct PatternRef {
 /// Changes a stage asks the host to apply to an event it keeps.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Annotation {
+    pub level: Option<String>,
     pub pattern: Option<PatternRef>,
     pub insight: Option<String>,
     pub attributes: Vec<Attribute>,
@@ -68,6 +69,9 @@ impl Event {
 
     /// Applies a stage's annotation in place.
     pub fn annotate(&mut self, annotation: Annotation) {
+        if let Some(level) = annotation.level {
+            self.level = level;
+        }
         if annotation.pattern.is_some() {
             self.pattern = annotation.pattern;
         }
@@ -150,6 +154,7 @@ mod tests {
         let mut e = Event::received("a".into(), 1, "http".into(), "x".into());
         e.attributes.push(Attribute { key: "k".into(), value: "1".into() });
         e.annotate(Annotation {
+            level: Some("ERROR".into()),
             pattern: Some(PatternRef { id: "p".into(), template: "t".into() }),
             insight: None,
             attributes: vec![
@@ -158,6 +163,7 @@ mod tests {
             ],
         });
         assert_eq!(e.pattern.as_ref().map(|p| p.id.as_str()), Some("p"));
+        assert_eq!(e.level, "ERROR");
         assert_eq!(e.attributes_json(), r#"{"k":2,"n":"v"}"#);
     }
 

@@ -1,6 +1,6 @@
 //! Normalizing one event: the whole decision, independent of the host bindings' plumbing.
 
-use sluice_guest::{Event, Outcome};
+use sluice_guest::{Annotation, Event, Outcome};
 
 use crate::config::Settings;
 use crate::fields::Field;
@@ -12,14 +12,20 @@ use crate::{json, logfmt, plain};
 /// An event with `raw` is parsed (JSON object, else logfmt, else plain text) and replaced by the
 /// structured event, `raw` cleared; host-assigned fields (`id`, `received-ns`, `input`) are kept,
 /// and `timestamp-ns` stays the ingest time unless the record has a usable one. An event without
-/// `raw` only gets its level harmonized, and is kept as is when that changes nothing.
+/// `raw` only gets its level harmonized: answered as an annotation (nothing else crosses back),
+/// or kept as is when that changes nothing.
 pub fn normalize(mut event: Event, settings: &Settings) -> Outcome {
     let Some(raw) = event.raw.take() else {
-        return if record::harmonize_level(&mut event, settings) {
-            Outcome::Replace(vec![event])
-        } else {
-            Outcome::Keep
-        };
+        let before = event.attributes.len();
+        if !record::harmonize_level(&mut event, settings) {
+            return Outcome::Keep;
+        }
+        return Outcome::Annotate(Annotation {
+            level: Some(event.level),
+            pattern: None,
+            insight: None,
+            attributes: event.attributes.split_off(before),
+        });
     };
     let parsed = parse_raw(&raw, settings);
     record::apply(&mut event, parsed, settings);

@@ -42,6 +42,7 @@ pub fn string_attribute(key: impl Into<String>, value: &str) -> Attribute {
 /// The outcome that sets only the event's pattern.
 pub fn annotate_pattern(id: impl Into<String>, template: impl Into<String>) -> Outcome {
     Outcome::Annotate(Annotation {
+        level: None,
         pattern: Some(PatternRef { id: id.into(), template: template.into() }),
         insight: None,
         attributes: Vec::new(),

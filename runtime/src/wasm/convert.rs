@@ -52,7 +52,12 @@ pub fn from_wit(e: wit::Event) -> Event {
 }
 
 pub fn annotation(a: wit::Annotation) -> Annotation {
-    Annotation { pattern: a.pattern.map(pattern), insight: a.insight, attributes: attributes(a.attributes) }
+    Annotation {
+        level: a.level,
+        pattern: a.pattern.map(pattern),
+        insight: a.insight,
+        attributes: attributes(a.attributes),
+    }
 }
 
 fn attributes(list: Vec<wit::Attribute>) -> Vec<Attribute> {
