@@ -147,7 +147,10 @@ async fn data_and_patterns_survive_a_restart() {
     server.flush().await;
     let (rows, _) = server.logs("").await;
     let pattern = rows[0]["pattern_id"].clone();
+    let compiled = compiled_guests(&server);
+    assert_eq!(compiled.len(), 2, "normalize and mine are compiled once and cached: {compiled:?}");
     server.restart().await;
+    assert_eq!(compiled_guests(&server), compiled, "a restart loads the cache instead of recompiling");
 
     let (rows, total) = server.logs("").await;
     assert_eq!(total, 2, "stored events survive the restart");
@@ -160,4 +163,19 @@ async fn data_and_patterns_survive_a_restart() {
     assert_eq!(patterns[0]["count"], 3);
     assert_eq!(rows.len(), 2);
     server.stop().await;
+}
+
+/// The compile cache's artifacts with their modification times.
+fn compiled_guests(server: &TestServer) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let mut out: Vec<_> = std::fs::read_dir(server.data.path().join("data/cache"))
+        .expect("cache dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .map(|p| {
+            let modified = std::fs::metadata(&p).and_then(|m| m.modified()).expect("mtime");
+            (p, modified)
+        })
+        .collect();
+    out.sort();
+    out
 }
