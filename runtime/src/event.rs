@@ -52,7 +52,7 @@ pub struct PatternRef {
 }
 
 /// Changes a stage asks the host to apply to an event it keeps.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Annotation {
     pub level: Option<String>,
     pub pattern: Option<PatternRef>,

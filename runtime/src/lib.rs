@@ -16,15 +16,19 @@
 //! - [`server`] wires it all together and owns start-up and graceful shutdown.
 
 pub mod api;
+pub mod client;
 pub mod config;
 pub mod event;
+pub mod guests;
 pub mod inputs;
 pub mod journal;
 pub mod outputs;
+pub mod scaffold;
 pub mod server;
 pub mod stages;
 pub mod storage;
 pub mod telemetry;
+pub mod testing;
 pub mod topology;
 pub mod wasm;
 

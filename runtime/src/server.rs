@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{AppState, Shared, app};
-use crate::config::{InputConfig, Pipeline};
-use crate::inputs::http::HttpInput;
+use crate::api::{Access, AppState, Shared, app};
+use crate::config::Pipeline;
+use crate::guests::{Registry, RegistryError, registry_dir};
 use crate::journal::{Appender, JournalCipher, JournalError, JournalWriter};
 use crate::storage::{Store, StoreError};
 use crate::telemetry::Metrics;
-use crate::topology::{Topology, TopologyContext, TopologyError};
+use crate::topology::{Topology, TopologyContext, TopologyError, reload};
 use crate::wasm::{LoadError, WasmHost};
 
 /// Journal segment size: large enough that rolling is rare, small enough to free disk promptly.
@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub pipeline: Pipeline,
     /// Longest a graceful shutdown waits for the pipeline to drain.
     pub shutdown_timeout: Duration,
+    /// Who may use the management API, and which guest signatures are trusted.
+    pub access: Access,
 }
 
 /// Why the server could not start.
@@ -46,6 +48,8 @@ pub enum ServerError {
     Wasm(#[from] LoadError),
     #[error(transparent)]
     Topology(#[from] TopologyError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -64,7 +68,7 @@ pub struct Running {
     http: tokio::task::JoinHandle<()>,
     appender: Appender,
     journal: JournalWriter,
-    topology: Topology,
+    topology: Arc<Topology>,
     timeout: Duration,
 }
 
@@ -81,11 +85,13 @@ impl Server {
         let cipher = options.db_key.as_deref().map(JournalCipher::from_store_key);
         let (journal, appender, durable) = JournalWriter::open(&journal_dir, committed, SEGMENT_BYTES, cipher.clone())?;
         let abort = CancellationToken::new();
+        let registry = Arc::new(Registry::open(&registry_dir(&options.data_dir))?);
         let topology = Topology::start(
             &options.pipeline,
             TopologyContext {
-                wasm: &wasm,
-                store: &store,
+                wasm,
+                store: store.clone(),
+                registry,
                 journal_dir,
                 durable: durable.clone(),
                 cipher,
@@ -95,26 +101,17 @@ impl Server {
         )
         .await?;
 
-        // Validation allows at most one HTTP input.
-        let http = options
-            .pipeline
-            .config
-            .inputs
-            .iter()
-            .map(|input| match input {
-                InputConfig::Http(c) => HttpInput::new(input.name(), c.clone()),
-            })
-            .next();
         let shutdown = CancellationToken::new();
+        reload::spawn_triggers(topology.clone(), options.pipeline.path.clone(), shutdown.clone());
         let state = AppState(Arc::new(Shared {
             store: store.clone(),
             appender: appender.clone(),
             durable,
             stored: topology.stored.clone(),
-            max_pending_bytes: options.pipeline.config.journal.max_pending_mib * 1024 * 1024,
-            tail: topology.tail.clone(),
+            live: topology.live.clone(),
+            topology: topology.clone(),
             metrics,
-            http,
+            access: options.access.clone(),
             shutdown: shutdown.clone(),
             started,
         }));
@@ -122,8 +119,10 @@ impl Server {
         let router = app(state);
         let graceful = shutdown.clone();
         let http = tokio::spawn(async move {
+            // The peer address is how write APIs without a token are kept to loopback.
+            let service = router.into_make_service_with_connect_info::<SocketAddr>();
             let served =
-                axum::serve(listener, router).with_graceful_shutdown(async move { graceful.cancelled().await }).await;
+                axum::serve(listener, service).with_graceful_shutdown(async move { graceful.cancelled().await }).await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "HTTP server failed");
             }

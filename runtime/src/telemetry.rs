@@ -35,6 +35,12 @@ pub struct TrapLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabel {
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutputLabel {
     pub output: String,
 }
@@ -60,6 +66,7 @@ pub struct Metrics {
     pub ingest_to_stored_seconds: Histogram,
     pub journal_pending_bytes: Gauge,
     pub tail_clients: Gauge,
+    pub reloads: Family<ReloadLabel, Counter>,
     /// Plain totals for `/stats`.
     pub totals: Totals,
 }
@@ -105,6 +112,7 @@ impl Metrics {
             ingest_to_stored_seconds: latency_histogram(),
             journal_pending_bytes: Gauge::default(),
             tail_clients: Gauge::default(),
+            reloads: Family::default(),
             totals: Totals::default(),
             registry: Registry::default(),
         };
@@ -132,6 +140,7 @@ impl Metrics {
             m.journal_pending_bytes.clone(),
         );
         registry.register("tail_clients", "Connected live-tail clients", m.tail_clients.clone());
+        registry.register("reloads", "Pipeline reloads, by result (`error`: the running pipeline stayed)", m.reloads.clone());
         Metrics { registry, ..m }
     }
 

@@ -60,6 +60,7 @@ async fn encrypted_store_holds_no_plaintext() {
         db_key: None,
         pipeline: sluice::config::Pipeline::load(&server.data.path().join("pipeline.yaml")).expect("pipeline"),
         shutdown_timeout: std::time::Duration::from_secs(5),
+        access: sluice::api::Access::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     assert!(

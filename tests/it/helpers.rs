@@ -35,6 +35,7 @@ pub struct TestServer {
     pub data: tempfile::TempDir,
     pipeline_yaml: String,
     key: Option<Vec<u8>>,
+    access: sluice::api::Access,
 }
 
 impl TestServer {
@@ -43,6 +44,11 @@ impl TestServer {
     }
 
     pub async fn start_with_key(pipeline_yaml: &str, key: Option<&[u8]>) -> TestServer {
+        TestServer::start_with(pipeline_yaml, key, sluice::api::Access::default()).await
+    }
+
+    /// With management API access rules (a token, trusted signing keys).
+    pub async fn start_with(pipeline_yaml: &str, key: Option<&[u8]>, access: sluice::api::Access) -> TestServer {
         let data = tempfile::tempdir().expect("tempdir");
         let mut server = TestServer {
             running: None,
@@ -51,6 +57,7 @@ impl TestServer {
             data,
             pipeline_yaml: pipeline_yaml.to_string(),
             key: key.map(<[u8]>::to_vec),
+            access,
         };
         server.boot().await;
         server
@@ -65,6 +72,7 @@ impl TestServer {
             db_key: self.key.clone(),
             pipeline,
             shutdown_timeout: Duration::from_secs(30),
+            access: self.access.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = Server::start(options, listener).await.unwrap_or_else(|e| panic!("start: {e}"));
@@ -82,6 +90,52 @@ impl TestServer {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
+    }
+
+    /// The pipeline file the server runs (rewriting it triggers a reload).
+    pub fn pipeline_path(&self) -> PathBuf {
+        self.data.path().join("pipeline.yaml")
+    }
+
+    /// Sends a request with a JSON body (or none); returns status and JSON reply.
+    pub async fn send_json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    /// Uploads a component as a version of guest `name`.
+    pub async fn push(&self, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let response = self
+            .client
+            .put(self.url(&format!("/api/v1/guests/{name}")))
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .expect("upload");
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn activate(&self, name: &str, version: &str) -> (u16, Value) {
+        self.send_json(
+            reqwest::Method::POST,
+            &format!("/api/v1/guests/{name}/activate"),
+            Some(serde_json::json!({ "version": version })),
+        )
+        .await
+    }
+
+    /// `GET /api/v1/guests`.
+    pub async fn guests(&self) -> Value {
+        let (status, _, json) = self.get("/api/v1/guests").await;
+        assert_eq!(status, 200, "{json}");
+        json
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -187,6 +241,57 @@ impl Drop for ChildServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The bytes of a built-in guest, as embedded in the binary.
+pub fn builtin(name: &str) -> Vec<u8> {
+    sluice::wasm::builtin::get(name).unwrap_or_else(|| panic!("no built-in {name}")).to_vec()
+}
+
+/// Another version of a component: the same code with a custom section appended, so it has its
+/// own content hash (and so its own identity) but behaves the same.
+pub fn variant(component: &[u8], tag: &str) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"sluice-test-variant";
+    let mut payload = Vec::new();
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(tag.as_bytes());
+    let mut out = component.to_vec();
+    out.push(0); // custom section id
+    leb128(payload.len(), &mut out);
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The stats of one version of `guest` in a `GET /api/v1/guests` reply.
+pub fn version_stats(guests: &Value, guest: &str, version: &str) -> Value {
+    guests["guests"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["name"] == guest))
+        .and_then(|g| g["versions"].as_array())
+        .and_then(|v| v.iter().find(|v| v["version"] == version))
+        .map(|v| v["stats"].clone())
+        .unwrap_or_else(|| panic!("no version {version} of {guest} in {guests}"))
+}
+
+/// What a stage runs, from a `GET /api/v1/guests` reply.
+pub fn stage_status(guests: &Value, stage: &str) -> Value {
+    guests["stages"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["stage"] == stage))
+        .cloned()
+        .unwrap_or_else(|| panic!("no stage {stage} in {guests}"))
 }
 
 fn free_port() -> u16 {

@@ -5,9 +5,14 @@
 
 mod helpers;
 
+mod cli;
 mod durability;
 mod encryption;
+mod hotswap;
 mod ingest;
+mod lifecycle;
 mod malformed;
+mod reload;
+mod pipeline_tests;
 mod sandbox;
 mod tail;

@@ -2,7 +2,9 @@
 //! endpoints and the dashboard, as one axum [`Router`] built by [`app`] so tests can drive it
 //! without a socket.
 
+mod auth;
 mod error;
+mod guests;
 mod ops;
 mod query;
 mod tail;
@@ -16,13 +18,14 @@ use axum::Router;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+pub use auth::{Access, AccessError};
 pub use error::ApiError;
 
-use crate::inputs::http::HttpInput;
 use crate::journal::Appender;
-use crate::outputs::websocket::TailHub;
 use crate::storage::Store;
 use crate::telemetry::Metrics;
+use crate::topology::Topology;
+use crate::topology::live::Live;
 
 /// Everything request handlers share.
 #[derive(Debug)]
@@ -33,12 +36,14 @@ pub struct Shared {
     pub durable: watch::Receiver<u64>,
     /// The offset the store has committed.
     pub stored: watch::Receiver<u64>,
-    /// Inputs refuse new events while more than this many journal bytes await the store.
-    pub max_pending_bytes: u64,
-    pub tail: Option<Arc<TailHub>>,
+    /// The running pipeline, for the management API.
+    pub topology: Arc<Topology>,
+    /// What handlers read of the running pipeline (the HTTP input's limits, the live stream, the
+    /// backlog bound); a reload swaps it.
+    pub live: Arc<Live>,
     pub metrics: Arc<Metrics>,
-    /// The HTTP input's limits, when the pipeline has one (otherwise ingest answers 404).
-    pub http: Option<HttpInput>,
+    /// Who may use the management API.
+    pub access: Access,
     /// Cancelled at shutdown; long-lived handlers (the tail) end on it.
     pub shutdown: CancellationToken,
     pub started: Instant,
@@ -62,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .merge(query::routes())
         .merge(ops::routes())
         .merge(tail::routes())
+        .merge(guests::routes(state.clone()))
         .merge(ui::routes())
         .with_state(state)
 }

@@ -79,6 +79,7 @@ async fn stats(State(state): State<AppState>) -> impl IntoResponse {
             "stored_offset": *state.stored.borrow(),
             "pending_bytes": pending,
         },
+        "reload": state.topology.reloads.status(),
         "uptime_seconds": state.started.elapsed().as_secs(),
     }))
 }

@@ -67,7 +67,7 @@ async fn tail(
     let ws = ws.map_err(|e| {
         ApiError::bad_request("not_websocket", format!("this endpoint is a websocket: {}", e.body_text()))
     })?;
-    let Some(hub) = state.tail.clone() else {
+    let Some(hub) = state.live.tail() else {
         return Err(ApiError::not_found("this pipeline has no websocket output"));
     };
     Ok(ws.on_upgrade(move |socket| client(socket, state, hub, filter)).into_response())

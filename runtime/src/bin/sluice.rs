@@ -38,9 +38,36 @@ enum Command {
         /// Longest a graceful shutdown waits for the pipeline to drain.
         #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
         shutdown_timeout: Duration,
+        /// File holding the bearer token the management API requires (alternatively
+        /// `SLUICE_API_TOKEN`). Without one, the management API answers on loopback only.
+        #[arg(long, env = "SLUICE_API_TOKEN_FILE")]
+        api_token_file: Option<PathBuf>,
+        /// File of trusted ed25519 public keys, one base64 key a line (alternatively
+        /// `SLUICE_TRUSTED_KEYS`, comma-separated). With keys, every uploaded guest must be signed.
+        #[arg(long, env = "SLUICE_TRUSTED_KEYS_FILE")]
+        trusted_keys_file: Option<PathBuf>,
     },
     /// Validates a pipeline file; errors name the file, line and key.
     Check { pipeline: PathBuf },
+    /// Runs the test cases of pipeline files against the real guests under their real limits.
+    Test {
+        /// Pipeline files whose `tests:` to run.
+        #[arg(required = true)]
+        pipelines: Vec<PathBuf>,
+        /// Data directory of a server whose uploaded guests the pipelines name.
+        #[arg(long, env = "SLUICE_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Manages guests: scaffold, sign, push, list, activate, roll back and canary.
+    Guest {
+        #[command(subcommand)]
+        command: sluice::client::GuestCommand,
+    },
+    /// Asks a running Sluice to reload its pipeline file.
+    Reload {
+        #[command(flatten)]
+        server: sluice::client::ServerArgs,
+    },
 }
 
 fn main() -> ExitCode {
@@ -63,7 +90,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Run { pipeline, http, data_dir, db_key_file, shutdown_timeout } => {
+        Command::Test { pipelines, data_dir } => sluice::testing::cli_main(&pipelines, data_dir.as_deref()),
+        Command::Guest { command } => sluice::client::run_guest_command(command),
+        Command::Reload { server } => sluice::client::run_reload(&server),
+        Command::Run { pipeline, http, data_dir, db_key_file, shutdown_timeout, api_token_file, trusted_keys_file } => {
             let pipeline = match Pipeline::load(&pipeline) {
                 Ok(p) => p,
                 Err(e) => {
@@ -78,7 +108,14 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let options = ServerOptions { data_dir, db_key, pipeline, shutdown_timeout };
+            let access = match sluice::api::Access::from_env(api_token_file.as_deref(), trusted_keys_file.as_deref()) {
+                Ok(access) => access,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let options = ServerOptions { data_dir, db_key, pipeline, shutdown_timeout, access };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {

@@ -4,6 +4,7 @@
 //! offending key, so `sluice check` can point straight at the mistake.
 
 mod pipeline;
+pub mod testcase;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -77,13 +78,16 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// Where a stage's guest comes from.
+    /// Where a stage's guest comes from (see [`StageConfig::guest`]).
     pub fn guest_source(&self, stage: &StageConfig) -> GuestSource {
-        if builtin::get(&stage.guest).is_some() {
-            GuestSource::Builtin(stage.guest.clone())
-        } else {
+        let g = &stage.guest;
+        if g.contains('/') || g.ends_with(".wasm") {
             let dir = self.path.parent().unwrap_or(Path::new("."));
-            GuestSource::File(dir.join(&stage.guest))
+            GuestSource::File(dir.join(g))
+        } else if builtin::get(g).is_some() {
+            GuestSource::Builtin(g.clone())
+        } else {
+            GuestSource::Registry(g.clone())
         }
     }
 
@@ -116,19 +120,32 @@ impl Pipeline {
                     format!("stage name `{}` is used twice", stage.name),
                 ));
             }
-            if let GuestSource::File(file) = self.guest_source(stage)
-                && !file.is_file()
-            {
-                return Err(fail(
-                    format!("{key}.guest"),
-                    &stage.guest,
-                    format!(
-                        "`{}` is neither a built-in guest ({}) nor a file ({} not found)",
-                        stage.guest,
-                        builtin::NAMES.join(", "),
-                        file.display()
-                    ),
-                ));
+            match self.guest_source(stage) {
+                GuestSource::File(file) if !file.is_file() => {
+                    return Err(fail(
+                        format!("{key}.guest"),
+                        &stage.guest,
+                        format!("guest file {} not found", file.display()),
+                    ));
+                }
+                GuestSource::File(file) => {
+                    if let Err(e) = guest_name_of_file(&file) {
+                        return Err(fail(format!("{key}.guest"), &stage.guest, e));
+                    }
+                }
+                GuestSource::Registry(name) => {
+                    if let Err(e) = validate_guest_name(&name) {
+                        return Err(fail(
+                            format!("{key}.guest"),
+                            &stage.guest,
+                            format!(
+                                "`{name}` is not a built-in guest ({}), a `.wasm` path or an uploaded guest's name: {e}",
+                                builtin::NAMES.join(", ")
+                            ),
+                        ));
+                    }
+                }
+                GuestSource::Builtin(_) => {}
             }
             let l = &stage.limits;
             if l.deadline.is_zero() {
@@ -164,8 +181,61 @@ impl Pipeline {
 /// Where a guest's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GuestSource {
+    /// Embedded in the binary.
     Builtin(String),
+    /// A component file.
     File(PathBuf),
+    /// A guest uploaded to the running server's registry, by name.
+    Registry(String),
+}
+
+impl GuestSource {
+    /// The guest's name: what versions are uploaded under and activated by.
+    pub fn guest_name(&self) -> Result<String, String> {
+        match self {
+            GuestSource::Builtin(name) | GuestSource::Registry(name) => Ok(name.clone()),
+            GuestSource::File(path) => guest_name_of_file(path),
+        }
+    }
+}
+
+/// Longest guest name.
+pub const MAX_GUEST_NAME: usize = 64;
+
+/// Guest names become directory names and URL segments, so they are kept to a safe alphabet:
+/// lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit, at most
+/// [`MAX_GUEST_NAME`] bytes. This rules out path tricks (`..`, `/`, `\\`, NUL) by construction.
+pub fn validate_guest_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a guest name cannot be empty".into());
+    }
+    if name.len() > MAX_GUEST_NAME {
+        return Err(format!("a guest name has at most {MAX_GUEST_NAME} characters"));
+    }
+    let first_ok = name.as_bytes()[0].is_ascii_lowercase() || name.as_bytes()[0].is_ascii_digit();
+    let all_ok = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !first_ok || !all_ok {
+        return Err(format!(
+            "invalid guest name `{}`: use lowercase letters, digits, `-` and `_`, starting with a letter or digit",
+            name.escape_default()
+        ));
+    }
+    Ok(())
+}
+
+/// A file guest is named after its file's stem (`guests/redact.wasm` → `redact`), lowercased with
+/// anything outside the name alphabet turned into `-`.
+fn guest_name_of_file(path: &Path) -> Result<String, String> {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let name: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_' { c } else { '-' })
+        .collect::<String>()
+        .trim_start_matches(['-', '_'])
+        .chars()
+        .take(MAX_GUEST_NAME)
+        .collect();
+    validate_guest_name(&name).map(|()| name).map_err(|e| format!("cannot name a guest after {}: {e}", path.display()))
 }
 
 /// serde_yaml puts its own key path in front and "at line X column Y" behind its messages; we
@@ -231,6 +301,22 @@ mod tests {
         let text = "inputs: [{http: {}}]\nstages:\n  - name: a\n    guest: mine\n  - name: a\n    guest: normalize\noutputs: [{libsql: {}}]\n";
         let err = parse(text).expect_err("duplicate");
         assert!(err.message.contains("used twice"), "{err}");
+    }
+
+    #[test]
+    fn guest_sources_and_names() {
+        let text = "inputs: [{http: {}}]\nstages:\n  - name: a\n    guest: mine\n  - name: b\n    guest: redact\noutputs: [{libsql: {}}]\n";
+        let p = parse(text).expect("registry names are valid");
+        assert_eq!(p.guest_source(&p.config.stages[0]), GuestSource::Builtin("mine".into()));
+        assert_eq!(p.guest_source(&p.config.stages[1]), GuestSource::Registry("redact".into()));
+        let text = "inputs: [{http: {}}]\nstages:\n  - name: a\n    guest: Bad.Name\noutputs: [{libsql: {}}]\n";
+        let err = parse(text).expect_err("bad name");
+        assert!(err.message.contains("invalid guest name"), "{err}");
+        for bad in ["", "..", "a/b", "-x", "A", "a b", "a\0"] {
+            assert!(validate_guest_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_guest_name(&"x".repeat(65)).is_err());
+        assert_eq!(guest_name_of_file(Path::new("/x/My Guest.wasm")).as_deref(), Ok("my-guest"));
     }
 
     #[test]

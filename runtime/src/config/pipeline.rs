@@ -24,12 +24,16 @@ pub struct PipelineConfig {
     /// Bounds on the durable journal between inputs and outputs.
     #[serde(default)]
     pub journal: JournalConfig,
+    /// Test cases run by `sluice test`: input records and what must become of them. Ignored by
+    /// `sluice run`.
+    #[serde(default)]
+    pub tests: Vec<super::testcase::TestCase>,
 }
 
 /// The journal absorbs bursts while the stages or the store catch up; beyond this bound inputs
 /// push back (HTTP answers 503 with `Retry-After`) rather than let disk use and latency grow
 /// without limit.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JournalConfig {
     /// Most journal data, in MiB, acknowledged but not yet committed by the store.
@@ -48,7 +52,7 @@ impl Default for JournalConfig {
 }
 
 /// One input, keyed by its kind (`http: {...}`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum InputConfig {
     /// The HTTP ingest endpoints (`/api/v1/ingest` and the seed-compatible ones). The listen address
@@ -65,7 +69,7 @@ impl InputConfig {
 }
 
 /// Limits of the HTTP input. A request over a limit is refused whole, and nothing of it is stored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpInputConfig {
     /// Name used in metrics and stored events; defaults to `http`.
@@ -104,13 +108,19 @@ impl Default for HttpInputConfig {
 }
 
 /// One processing step: a guest, its configuration and its sandbox limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageConfig {
     /// Unique within the pipeline; names the stage in metrics, logs and dead letters.
     pub name: String,
-    /// A built-in guest (`normalize`, `mine`) or a path to a `.wasm` component, relative to the
-    /// pipeline file.
+    /// Which guest runs here. One of:
+    /// - a built-in guest: `normalize`, `mine`;
+    /// - a path to a `.wasm` component (contains `/` or ends in `.wasm`), relative to the pipeline
+    ///   file; the guest's name is the file's stem;
+    /// - the name of a guest uploaded with `PUT /api/v1/guests/{name}` (`sluice guest push`).
+    ///
+    /// A version activated over the API (`sluice guest activate`) stays active across restarts and
+    /// reloads until this field, or the file it names, changes.
     pub guest: String,
     /// Handed to the guest's `init` as JSON. Its meaning is the guest's.
     #[serde(default)]
@@ -122,7 +132,7 @@ pub struct StageConfig {
 
 /// What one guest instance may use. Exceeding a limit ends the instance (the batch is
 /// dead-lettered with the reason) and a fresh instance takes the next batch.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Longest one call (one batch) may run, e.g. `500ms`, `2s`.
@@ -164,7 +174,7 @@ impl Default for LimitsConfig {
 }
 
 /// One output, keyed by its kind (`libsql: {...}`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum OutputConfig {
     /// The embedded libSQL store in the data directory (`logs`, `patterns`, `dead_letters`).
@@ -184,7 +194,7 @@ impl OutputConfig {
 
 /// The embedded store. Dead letters always land in its `dead_letters` table, whether or not this
 /// output is configured: they are never lost.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LibsqlOutputConfig {
     /// Name used in metrics; defaults to `libsql`.
@@ -193,7 +203,7 @@ pub struct LibsqlOutputConfig {
 }
 
 /// The live stream.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebsocketOutputConfig {
     /// Name used in metrics; defaults to `websocket`.
@@ -212,7 +222,7 @@ fn default_buffer_batches() -> usize {
 }
 
 /// How events are grouped as they leave the journal.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchConfig {
     /// Most events in one pipeline batch (a batch never splits one ingest request).

@@ -31,9 +31,6 @@ pub struct StoreOutput {
 pub struct StoreOutputConfig {
     pub name: String,
     pub store: Store,
-    /// Whether events go into `logs` (a pipeline without a `libsql` output still keeps dead
-    /// letters and guest state here).
-    pub store_events: bool,
     pub journal_dir: PathBuf,
     pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown gives up on a store that keeps failing.
@@ -85,7 +82,7 @@ async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>,
     while let Some(batch) = batches.recv().await {
         let mut backoff = Duration::from_millis(50);
         loop {
-            match writer.write(&batch, config.store_events).await {
+            match writer.write(&batch, batch.store_events).await {
                 Ok(applied) => {
                     if applied {
                         record(&config, &label, &batch);
@@ -115,7 +112,7 @@ async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>,
 fn record(config: &StoreOutputConfig, label: &OutputLabel, batch: &Batch) {
     let m = &config.metrics;
     let now = now_ns();
-    if config.store_events {
+    if batch.store_events {
         m.output_events.get_or_create(label).inc_by(batch.events.len() as u64);
         Totals::add(&m.totals.stored, batch.events.len() as u64);
     }

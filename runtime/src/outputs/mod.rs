@@ -22,4 +22,7 @@ pub struct Batch {
     pub dead_letters: Vec<DeadLetter>,
     /// Guest state written while processing this batch.
     pub state: Vec<StateWrite>,
+    /// Whether the events go into the store's `logs` (the pipeline has a `libsql` output); dead
+    /// letters and state always do.
+    pub store_events: bool,
 }

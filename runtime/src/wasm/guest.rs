@@ -12,7 +12,7 @@ use super::bindings::{StageGuest, StageGuestPre, stage};
 use super::host::HostState;
 use super::limits::MemoryLimiter;
 use super::state::GuestState;
-use super::{EPOCH_TICK, LoadError, cache, convert};
+use super::{EPOCH_TICK, LoadError, cache, contract, convert};
 use crate::event::{Annotation, Event};
 
 /// What a guest may write to stderr (panic messages) per instance; the tail goes into trap reasons.
@@ -23,6 +23,8 @@ pub struct Guest {
     pub name: String,
     /// First 12 hex digits of the component's SHA-256.
     pub version: String,
+    /// The component's SHA-256, in hex: its identity.
+    pub sha256: String,
     pre: StageGuestPre<HostState>,
     engine: wasmtime::Engine,
 }
@@ -47,7 +49,8 @@ impl InstanceLimits {
 }
 
 /// What a stage decided for one event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Keep,
     Annotate(Annotation),
@@ -91,12 +94,16 @@ impl Guest {
         component: Component,
         linker: &Linker<HostState>,
     ) -> Result<Guest, LoadError> {
-        let invalid = |e: wasmtime::Error| LoadError::Invalid { name: name.to_string(), reason: format!("{e:#}") };
-        let instance_pre = linker.instantiate_pre(&component).map_err(invalid)?;
-        let pre = StageGuestPre::new(instance_pre).map_err(invalid)?;
+        let invalid = |reason: String| LoadError::Invalid { name: name.to_string(), reason };
+        contract::check(component.engine(), &component).map_err(invalid)?;
+        let instance_pre = linker.instantiate_pre(&component).map_err(|e| invalid(format!("{e:#}")))?;
+        let pre = StageGuestPre::new(instance_pre)
+            .map_err(|e| invalid(format!("its exports do not match `{}`: {e:#}", contract::world())))?;
+        let sha256 = cache::content_hash(bytes);
         Ok(Guest {
             name: name.to_string(),
-            version: cache::content_hash(bytes)[..12].to_string(),
+            version: sha256[..12].to_string(),
+            sha256,
             engine: component.engine().clone(),
             pre,
         })
@@ -115,7 +122,7 @@ impl Guest {
         let host = HostState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { max_bytes: limits.memory_bytes, refused: None },
+            limiter: MemoryLimiter::new(limits.memory_bytes),
             state,
             label: format!("{}@{}", self.name, self.version).into(),
         };
@@ -153,6 +160,11 @@ impl std::fmt::Debug for GuestInstance {
 }
 
 impl GuestInstance {
+    /// The most linear memory this instance has been allowed, in bytes.
+    pub fn memory_high_water(&self) -> usize {
+        self.store.data().limiter.peak
+    }
+
     /// Calls `process` once for the whole batch. On success every event comes back paired with
     /// its outcome; on failure the events come back untouched with the reason.
     #[allow(clippy::type_complexity)]

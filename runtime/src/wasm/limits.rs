@@ -8,6 +8,14 @@ pub struct MemoryLimiter {
     pub max_bytes: usize,
     /// The size a refused growth asked for, if any.
     pub refused: Option<usize>,
+    /// The largest size a memory was allowed to grow to: the instance's high-water mark.
+    pub peak: usize,
+}
+
+impl MemoryLimiter {
+    pub fn new(max_bytes: usize) -> Self {
+        MemoryLimiter { max_bytes, refused: None, peak: 0 }
+    }
 }
 
 impl ResourceLimiter for MemoryLimiter {
@@ -16,6 +24,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.refused = Some(desired);
             return Ok(false);
         }
+        self.peak = self.peak.max(desired);
         Ok(true)
     }
 

@@ -12,6 +12,7 @@
 mod bindings;
 pub mod builtin;
 mod cache;
+mod contract;
 mod convert;
 mod guest;
 mod host;
@@ -25,6 +26,8 @@ use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
+pub use cache::content_hash;
+pub use contract::{SUPPORTED_VERSIONS, world};
 pub use guest::{CallError, Guest, GuestInstance, InstanceLimits, Outcome};
 pub use state::{GuestState, StateLimits, StateWrite};
 

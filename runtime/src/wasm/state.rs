@@ -41,12 +41,13 @@ pub struct StateWrite {
 #[derive(Debug)]
 pub struct GuestState {
     stage: String,
-    limits: StateLimits,
     inner: Mutex<Inner>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Inner {
+    /// Under the lock so a reload can change the quota of state in use.
+    limits: StateLimits,
     values: BTreeMap<String, Vec<u8>>,
     dirty: BTreeMap<String, Option<Vec<u8>>>,
     bytes: u64,
@@ -61,11 +62,7 @@ impl GuestState {
     pub fn new(stage: &str, limits: StateLimits, entries: Vec<(String, Vec<u8>)>) -> Self {
         let bytes = entries.iter().map(|(k, v)| entry_bytes(k, v)).sum();
         let values = entries.into_iter().collect();
-        GuestState {
-            stage: stage.to_string(),
-            limits,
-            inner: Mutex::new(Inner { values, dirty: BTreeMap::new(), bytes }),
-        }
+        GuestState { stage: stage.to_string(), inner: Mutex::new(Inner { limits, values, dirty: BTreeMap::new(), bytes }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -78,18 +75,25 @@ impl GuestState {
         self.lock().values.get(key).cloned()
     }
 
+    /// Changes the bounds (a reload that changed `state_mib`); existing entries stay even if the
+    /// new quota is smaller, but no write may grow the state past it.
+    pub fn set_limits(&self, limits: StateLimits) {
+        self.lock().limits = limits;
+    }
+
     pub fn set(&self, key: String, value: Vec<u8>) -> Result<(), StateError> {
-        if key.len() > self.limits.max_key_bytes as usize {
-            return Err(StateError::KeyTooLong(self.limits.max_key_bytes));
-        }
-        if value.len() > self.limits.max_value_bytes as usize {
-            return Err(StateError::ValueTooLarge(self.limits.max_value_bytes));
-        }
         let mut inner = self.lock();
+        let limits = inner.limits;
+        if key.len() > limits.max_key_bytes as usize {
+            return Err(StateError::KeyTooLong(limits.max_key_bytes));
+        }
+        if value.len() > limits.max_value_bytes as usize {
+            return Err(StateError::ValueTooLarge(limits.max_value_bytes));
+        }
         let old = inner.values.get(&key).map_or(0, |v| entry_bytes(&key, v));
         let new_total = inner.bytes - old + entry_bytes(&key, &value);
-        if new_total > self.limits.quota_bytes {
-            return Err(StateError::QuotaExceeded(self.limits.quota_bytes));
+        if new_total > limits.quota_bytes {
+            return Err(StateError::QuotaExceeded(limits.quota_bytes));
         }
         inner.bytes = new_total;
         inner.dirty.insert(key.clone(), Some(value.clone()));
@@ -113,6 +117,21 @@ impl GuestState {
             .take_while(|(k, _)| k.starts_with(prefix))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// An independent copy of the current values, for a trial run or a canary: its writes never
+    /// reach the store.
+    pub fn snapshot(&self) -> GuestState {
+        let inner = self.lock();
+        GuestState {
+            stage: self.stage.clone(),
+            inner: Mutex::new(Inner {
+                limits: inner.limits,
+                values: inner.values.clone(),
+                dirty: BTreeMap::new(),
+                bytes: inner.bytes,
+            }),
+        }
     }
 
     /// Takes the writes made since the last call, to be committed with the current batch.

@@ -90,10 +90,10 @@ async fn accept(
     body: Body,
     parse: impl FnOnce(&str, &HttpInputConfig) -> Result<Vec<String>, parse::BodyError>,
 ) -> Result<Vec<String>, ApiError> {
-    let Some(input) = &state.http else {
+    let Some(input) = state.live.http() else {
         return Err(ApiError::not_found("this pipeline has no HTTP input"));
     };
-    let result = accept_with(state, input, headers, body, parse).await;
+    let result = accept_with(state, &input, headers, body, parse).await;
     if let Err(e) = &result {
         let label = RejectLabel { input: input.name.clone(), reason: e.code.to_string() };
         state.metrics.requests_rejected.get_or_create(&label).inc();
@@ -125,8 +125,9 @@ async fn accept_with(
         }
     })?;
     let pending = state.durable.borrow().saturating_sub(*state.stored.borrow());
-    if pending > state.max_pending_bytes {
-        return Err(ApiError::overloaded(pending, state.max_pending_bytes));
+    let max_pending = state.live.max_pending_bytes();
+    if pending > max_pending {
+        return Err(ApiError::overloaded(pending, max_pending));
     }
     let text = parse::utf8(&bytes)?;
     let records = parse(text, limits)?;

@@ -1,0 +1,263 @@
+//! The running pipeline and every change to it.
+//!
+//! ```text
+//!  journal ──read──▶ processor thread ──Arc<Batch>──▶ store output thread ──▶ libSQL
+//!   (durable)        stages in order       │                 │ committed offset
+//!                    ▲ control messages    └──▶ tail hub ──▶ websocket clients
+//!                    │ (between batches)
+//!  Topology: start = apply(first pipeline); reload = apply(new pipeline);
+//!            activate / rollback / canary = one stage's version
+//! ```
+//!
+//! There is one path through which the pipeline changes: [`Topology::apply`] plans the new
+//! topology in full (parses nothing itself, but loads and compiles every guest and runs each new
+//! guest's `init` on a private copy of its state) before the running one is touched, then asks the
+//! processor to install it between two batches. Start-up goes through the same path. If anything
+//! fails, the running topology stays as it was and the error is returned.
+
+mod lifecycle;
+pub mod live;
+mod plan;
+mod processor;
+pub mod reload;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Pipeline, StageConfig, WebsocketOutputConfig};
+use crate::guests::{ActiveRecord, Registry, RegistryError};
+use crate::journal::{JournalCipher, JournalReader};
+use crate::outputs::libsql::{StoreOutput, StoreOutputConfig};
+use crate::outputs::websocket::TailHub;
+use crate::stages::Version;
+use crate::stages::canary::SharedReport;
+use crate::storage::{Store, StoreError};
+use crate::telemetry::Metrics;
+use crate::wasm::{CallError, GuestState, LoadError, WasmHost};
+
+pub use lifecycle::{Activated, GuestsStatus, LifecycleError, StageStatus, VersionStatus};
+pub use plan::Changes;
+use processor::{Control, Processor};
+pub use reload::{ReloadLog, ReloadStatus};
+
+/// Batches in flight between the processor and the store output.
+const STORE_QUEUE: usize = 4;
+/// Control messages waiting for the processor; senders wait beyond this.
+const CONTROL_QUEUE: usize = 16;
+
+/// Why a pipeline could not be started or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    #[error("stage `{stage}`: {source}")]
+    Load {
+        stage: String,
+        #[source]
+        source: LoadError,
+    },
+    #[error("stage `{stage}`: {source}")]
+    Init {
+        stage: String,
+        #[source]
+        source: CallError,
+    },
+    #[error("stage `{stage}`: {message}")]
+    Guest { stage: String, message: String },
+    #[error("the processor refused the new topology: {0}")]
+    Install(String),
+    #[error("the processor has stopped")]
+    Stopped,
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot start a pipeline thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// What starting a topology needs from the process.
+#[derive(Debug)]
+pub struct TopologyContext {
+    pub wasm: WasmHost,
+    pub store: Store,
+    pub registry: Arc<Registry>,
+    pub journal_dir: PathBuf,
+    /// The journal's durable end offset (from its writer).
+    pub durable: watch::Receiver<u64>,
+    /// Set when the store is encrypted: the journal is too.
+    pub cipher: Option<JournalCipher>,
+    pub metrics: Arc<Metrics>,
+    pub abort: CancellationToken,
+}
+
+/// One stage as the topology knows it (the processor owns the stage itself).
+#[derive(Debug, Clone)]
+struct StageInfo {
+    config: StageConfig,
+    /// The guest name.
+    guest: String,
+    record: ActiveRecord,
+    canary: Option<SharedReport>,
+}
+
+/// The installed topology.
+#[derive(Debug, Default)]
+struct Current {
+    pipeline: Option<Pipeline>,
+    stages: Vec<StageInfo>,
+    websocket: Option<WebsocketOutputConfig>,
+    tail: Option<Arc<TailHub>>,
+}
+
+/// The running pipeline: the processor and store output threads and what runs in them.
+#[derive(Debug)]
+pub struct Topology {
+    wasm: WasmHost,
+    store: Store,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    control: mpsc::Sender<Control>,
+    threads: Mutex<Option<(std::thread::JoinHandle<()>, StoreOutput)>>,
+    /// The journal offset the store has committed.
+    pub stored: watch::Receiver<u64>,
+    /// What request handlers read.
+    pub live: Arc<live::Live>,
+    /// Held for the whole of every change, so changes happen one at a time.
+    current: tokio::sync::Mutex<Current>,
+    /// Loaded versions by (guest, sha256), with their counters.
+    versions: Mutex<HashMap<(String, String), Version>>,
+    /// Every stage's state by stage name, kept even when a reload removes the stage, so a stage
+    /// that comes back finds state that may not have reached the store yet.
+    states: Mutex<HashMap<String, Arc<GuestState>>>,
+    /// Reload count and last result.
+    pub reloads: ReloadLog,
+}
+
+impl Topology {
+    /// Starts the processor and store output threads, then installs `pipeline` through
+    /// [`Topology::apply`]: loading every guest and running each `init`, so a bad config fails
+    /// here. Processing starts from the store's committed offset.
+    pub async fn start(pipeline: &Pipeline, ctx: TopologyContext) -> Result<Arc<Topology>, TopologyError> {
+        let start = ctx.store.committed_offset().await?;
+        let (stored_tx, stored) = watch::channel(start);
+        let (batches_tx, batches_rx) = mpsc::channel(STORE_QUEUE);
+        let store_output = StoreOutput::spawn(
+            StoreOutputConfig {
+                name: "libsql".into(),
+                store: ctx.store.clone(),
+                journal_dir: ctx.journal_dir.clone(),
+                metrics: ctx.metrics.clone(),
+                abort: ctx.abort.clone(),
+            },
+            batches_rx,
+            stored_tx,
+        )?;
+        let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
+        let processor = Processor {
+            reader: JournalReader::new(&ctx.journal_dir, start, ctx.cipher),
+            durable: ctx.durable,
+            control: control_rx,
+            batches: batches_tx,
+            runtime: tokio::runtime::Handle::current(),
+            metrics: ctx.metrics.clone(),
+        };
+        let processor = std::thread::Builder::new().name("processor".into()).spawn(move || processor.run())?;
+        let topology = Arc::new(Topology {
+            wasm: ctx.wasm,
+            store: ctx.store,
+            registry: ctx.registry,
+            metrics: ctx.metrics,
+            control,
+            threads: Mutex::new(Some((processor, store_output))),
+            stored,
+            live: Arc::new(live::Live::default()),
+            current: tokio::sync::Mutex::new(Current::default()),
+            versions: Mutex::new(HashMap::new()),
+            states: Mutex::new(HashMap::new()),
+            reloads: ReloadLog::default(),
+        });
+        topology.apply(pipeline).await?;
+        Ok(topology)
+    }
+
+    /// Makes `pipeline` the running topology: plans it in full, then installs it between two
+    /// batches. Unchanged stages keep their instances; the HTTP input keeps its limits object (and
+    /// so its in-flight permits) when its settings did not change. On error nothing changed.
+    pub async fn apply(&self, pipeline: &Pipeline) -> Result<Changes, TopologyError> {
+        let mut current = self.current.lock().await;
+        let plan = self.plan(pipeline, &current).await?;
+        let (reply, answer) = oneshot::channel();
+        let install = Control::Install { slots: plan.slots, settings: plan.settings, reply };
+        self.control.send(install).await.map_err(|_| TopologyError::Stopped)?;
+        answer.await.map_err(|_| TopologyError::Stopped)?.map_err(TopologyError::Install)?;
+        for info in &plan.current.stages {
+            if let Err(e) = self.registry.set_active(&info.config.name, info.record.clone()) {
+                tracing::error!(stage = %info.config.name, error = %e, "cannot record the active guest version");
+            }
+        }
+        self.live.set(plan.http, plan.current.tail.clone(), plan.max_pending_bytes);
+        *current = plan.current;
+        Ok(plan.changes)
+    }
+
+    /// The pipeline file the topology was last built from.
+    pub async fn pipeline_path(&self) -> Option<PathBuf> {
+        self.current.lock().await.pipeline.as_ref().map(|p| p.path.clone())
+    }
+
+    /// Waits until the processor has drained the journal (its writer must be closed first) and
+    /// the store has committed everything. Blocks; call once, at shutdown.
+    pub fn join(&self) {
+        let threads = self.threads.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((processor, store_output)) = threads {
+            if processor.join().is_err() {
+                tracing::error!("processor thread panicked");
+            }
+            store_output.join();
+        }
+    }
+
+    /// A loaded version of `guest`: compiled (or read from the compile cache) on a blocking
+    /// thread the first time, shared afterwards.
+    async fn version(&self, guest: &str, sha256: &str) -> Result<Version, LoadError> {
+        let key = (guest.to_string(), sha256.to_string());
+        if let Some(v) = self.versions.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(v.clone());
+        }
+        let bytes = self
+            .registry
+            .bytes(guest, sha256)
+            .map_err(|e| LoadError::Invalid { name: guest.to_string(), reason: e.to_string() })?;
+        let wasm = self.wasm.clone();
+        let name = guest.to_string();
+        let guest = tokio::task::spawn_blocking(move || wasm.load(&name, &bytes))
+            .await
+            .map_err(|e| LoadError::Engine(format!("compile task failed: {e}")))??;
+        let version = Version::new(guest);
+        self.versions.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert(version.clone());
+        Ok(version)
+    }
+
+    /// Compiles and checks a component without keeping it: what an upload must pass.
+    async fn check(&self, guest: &str, bytes: Vec<u8>) -> Result<(), LoadError> {
+        let wasm = self.wasm.clone();
+        let name = guest.to_string();
+        tokio::task::spawn_blocking(move || wasm.load(&name, &bytes).map(drop))
+            .await
+            .map_err(|e| LoadError::Engine(format!("compile task failed: {e}")))?
+    }
+
+    /// The stage's state: the one in use, or as stored.
+    async fn state(&self, stage: &StageConfig) -> Result<Arc<GuestState>, StoreError> {
+        if let Some(state) = self.states.lock().unwrap_or_else(|p| p.into_inner()).get(&stage.name) {
+            return Ok(state.clone());
+        }
+        let saved = self.store.load_state(&stage.name).await?;
+        let limits = crate::wasm::StateLimits::with_quota_mib(stage.limits.state_mib);
+        let state = Arc::new(GuestState::new(&stage.name, limits, saved));
+        Ok(self.states.lock().unwrap_or_else(|p| p.into_inner()).entry(stage.name.clone()).or_insert(state).clone())
+    }
+}

@@ -1,0 +1,238 @@
+//! The processor thread: reads durable journal records in order, runs each batch through the
+//! stages, and hands the result to the outputs. Between two batches, and only there, it applies
+//! control messages: a new topology, a guest version swap, a canary starting or stopping. So every
+//! event is processed by exactly one configuration, and none is processed twice.
+//!
+//! Guests run synchronously here (Wasm calls are CPU-bound and must not stall the request-serving
+//! runtime); the bounded channel to the store output pushes back when the store is slower.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::config::StageConfig;
+use crate::event::Event;
+use crate::journal::{JournalError, JournalReader};
+use crate::outputs::Batch;
+use crate::outputs::websocket::TailHub;
+use crate::stages::canary::SharedReport;
+use crate::stages::{Stage, Version};
+use crate::telemetry::Metrics;
+use crate::wasm::{GuestState, StateLimits};
+
+/// One stage of a topology being installed.
+#[derive(Debug)]
+pub enum Slot {
+    /// The running stage of this name, unchanged (its instance, canary and counters carry on).
+    Keep(String),
+    /// A stage to create now, from an already compiled and trial-initialised version.
+    New { config: StageConfig, version: Version, state: Arc<GuestState> },
+}
+
+/// Pipeline-wide settings of a topology.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Most events in one batch.
+    pub max_events: usize,
+    /// Whether events go to the store's `logs` (dead letters and state always do).
+    pub store_events: bool,
+    /// The live stream, when the pipeline has one.
+    pub tail: Option<Arc<TailHub>>,
+}
+
+/// What the processor is asked to do between batches.
+#[derive(Debug)]
+pub enum Control {
+    /// Replace the stages and settings; all new stages are created first, and if any fails the
+    /// running topology stays as it was.
+    Install { slots: Vec<Slot>, settings: Settings, reply: oneshot::Sender<Result<(), String>> },
+    /// Switch one stage to another version; replies with the pause it caused.
+    Swap { stage: String, version: Version, reply: oneshot::Sender<Result<Duration, String>> },
+    /// Start a canary on one stage.
+    CanaryStart { stage: String, version: Version, max_diffs: usize, reply: oneshot::Sender<Result<SharedReport, String>> },
+    /// Stop one stage's canary; replies with its candidate.
+    CanaryStop { stage: String, reply: oneshot::Sender<Option<Version>> },
+}
+
+pub struct Processor {
+    pub reader: JournalReader,
+    pub durable: watch::Receiver<u64>,
+    pub control: mpsc::Receiver<Control>,
+    pub batches: mpsc::Sender<Arc<Batch>>,
+    pub runtime: tokio::runtime::Handle,
+    pub metrics: Arc<Metrics>,
+}
+
+struct Running {
+    stages: Vec<Stage>,
+    settings: Settings,
+}
+
+impl Processor {
+    pub fn run(mut self) {
+        // Nothing is read from the journal before the first topology is installed.
+        let mut running = loop {
+            match self.control.blocking_recv() {
+                Some(Control::Install { slots, settings, reply }) => {
+                    match build(Vec::new(), slots, &self.metrics) {
+                        Ok(stages) => {
+                            let _ = reply.send(Ok(()));
+                            break Running { stages, settings };
+                        }
+                        Err((_, e)) => {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                }
+                Some(other) => refuse(other, "the pipeline is not running yet"),
+                None => return,
+            }
+        };
+        let mut writer_closed = false;
+        let mut control_open = true;
+        loop {
+            while let Ok(message) = self.control.try_recv() {
+                handle(&mut running, message, &self.metrics);
+            }
+            let durable = *self.durable.borrow_and_update();
+            let entries = match self.reader.read(durable, running.settings.max_events) {
+                Ok(entries) => entries,
+                Err(e) => {
+                    report_read_error(&e, self.reader.position());
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            };
+            let Some(end_offset) = entries.last().map(|e| e.end_offset) else {
+                if writer_closed {
+                    break;
+                }
+                let (durable, control) = (&mut self.durable, &mut self.control);
+                let woke = self.runtime.block_on(async {
+                    tokio::select! {
+                        changed = tokio::time::timeout(Duration::from_millis(200), durable.changed()) => Woke::Journal(changed.map(|r| r.is_ok())),
+                        message = control.recv(), if control_open => Woke::Control(message),
+                    }
+                });
+                match woke {
+                    Woke::Journal(Ok(false)) => writer_closed = true,
+                    Woke::Journal(_) => {}
+                    Woke::Control(Some(message)) => handle(&mut running, message, &self.metrics),
+                    Woke::Control(None) => control_open = false,
+                }
+                continue;
+            };
+            let mut events: Vec<Event> = Vec::with_capacity(entries.iter().map(|e| e.events.len()).sum());
+            for entry in entries {
+                events.extend(entry.events.into_iter().map(|j| Event::received(j.id, j.received_ns, j.input, j.raw)));
+            }
+            let mut dead_letters = Vec::new();
+            for stage in &mut running.stages {
+                events = stage.process(events, &mut dead_letters);
+            }
+            let state = running.stages.iter().flat_map(|s| s.state().take_writes()).collect();
+            let batch =
+                Arc::new(Batch { end_offset, events, dead_letters, state, store_events: running.settings.store_events });
+            if let Some(tail) = &running.settings.tail {
+                tail.publish(&batch);
+            }
+            if self.batches.blocking_send(batch).is_err() {
+                tracing::error!("store output stopped; processing stops");
+                break;
+            }
+        }
+        tracing::debug!(position = self.reader.position(), "processor drained the journal");
+    }
+}
+
+enum Woke {
+    /// `Ok(true)`: new durable data; `Ok(false)`: the writer is gone; `Err`: timed out.
+    Journal(Result<bool, tokio::time::error::Elapsed>),
+    Control(Option<Control>),
+}
+
+fn handle(running: &mut Running, message: Control, metrics: &Arc<Metrics>) {
+    match message {
+        Control::Install { slots, settings, reply } => {
+            let old = std::mem::take(&mut running.stages);
+            match build(old, slots, metrics) {
+                Ok(stages) => {
+                    running.stages = stages;
+                    running.settings = settings;
+                    let _ = reply.send(Ok(()));
+                }
+                Err((old, e)) => {
+                    running.stages = old;
+                    let _ = reply.send(Err(e));
+                }
+            }
+        }
+        Control::Swap { stage, version, reply } => {
+            let result = match running.stages.iter_mut().find(|s| s.name() == stage) {
+                Some(s) => s.swap(version).map_err(|e| e.to_string()),
+                None => Err(format!("no stage `{stage}` is running")),
+            };
+            let _ = reply.send(result);
+        }
+        Control::CanaryStart { stage, version, max_diffs, reply } => {
+            let result = match running.stages.iter_mut().find(|s| s.name() == stage) {
+                Some(s) => s.start_canary(version, max_diffs).map_err(|e| e.to_string()),
+                None => Err(format!("no stage `{stage}` is running")),
+            };
+            let _ = reply.send(result);
+        }
+        Control::CanaryStop { stage, reply } => {
+            let candidate = running.stages.iter_mut().find(|s| s.name() == stage).and_then(Stage::stop_canary);
+            let _ = reply.send(candidate);
+        }
+    }
+}
+
+/// Assembles the new stage list: new stages are created first (each guest's `init` runs here, on
+/// the stage's real state, between batches); only when all succeed are the kept ones moved over.
+/// On failure the old stages come back untouched.
+fn build(old: Vec<Stage>, slots: Vec<Slot>, metrics: &Arc<Metrics>) -> Result<Vec<Stage>, (Vec<Stage>, String)> {
+    let mut created = HashMap::new();
+    for (i, slot) in slots.iter().enumerate() {
+        if let Slot::New { config, version, state } = slot {
+            state.set_limits(StateLimits::with_quota_mib(config.limits.state_mib));
+            match Stage::with_version(config, version.clone(), state.clone(), metrics.clone()) {
+                Ok(stage) => {
+                    created.insert(i, stage);
+                }
+                Err(e) => return Err((old, format!("stage `{}`: {e}", config.name))),
+            }
+        }
+    }
+    let missing = slots.iter().find_map(|slot| match slot {
+        Slot::Keep(name) if !old.iter().any(|s| s.name() == name) => Some(name.clone()),
+        _ => None,
+    });
+    if let Some(name) = missing {
+        return Err((old, format!("stage `{name}` was to be kept but is not running")));
+    }
+    let mut old: HashMap<String, Stage> = old.into_iter().map(|s| (s.name().to_string(), s)).collect();
+    let mut stages = Vec::with_capacity(slots.len());
+    for (i, slot) in slots.into_iter().enumerate() {
+        match slot {
+            Slot::Keep(name) => stages.extend(old.remove(&name)),
+            Slot::New { .. } => stages.extend(created.remove(&i)),
+        }
+    }
+    Ok(stages)
+}
+
+fn refuse(message: Control, why: &str) {
+    match message {
+        Control::Install { reply, .. } => drop(reply.send(Err(why.into()))),
+        Control::Swap { reply, .. } => drop(reply.send(Err(why.into()))),
+        Control::CanaryStart { reply, .. } => drop(reply.send(Err(why.into()))),
+        Control::CanaryStop { reply, .. } => drop(reply.send(None)),
+    }
+}
+
+fn report_read_error(e: &JournalError, position: u64) {
+    tracing::error!(error = %e, position, "cannot read the journal; retrying");
+}
