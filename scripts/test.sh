@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: the guests' own tests (natively), then the runtime's
-# unit and integration tests (real binary, real guests under real limits, real store).
+# unit and integration tests (real binary, real guests under real limits, real store), the pipelines'
+# own test cases, and a freshly scaffolded guest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 (cd guests && cargo test --target-dir ../target/guests)
 cargo test --workspace
+# Every pipeline file's own test cases, against the real guests under their real limits.
+target/debug/sluice test pipelines/*.yaml
+# A scaffolded guest builds and passes its tests as generated.
+scripts/test-scaffold.sh

@@ -140,7 +140,11 @@ impl Metrics {
             m.journal_pending_bytes.clone(),
         );
         registry.register("tail_clients", "Connected live-tail clients", m.tail_clients.clone());
-        registry.register("reloads", "Pipeline reloads, by result (`error`: the running pipeline stayed)", m.reloads.clone());
+        registry.register(
+            "reloads",
+            "Pipeline reloads, by result (`error`: the running pipeline stayed)",
+            m.reloads.clone(),
+        );
         Metrics { registry, ..m }
     }
 

@@ -43,19 +43,26 @@ async fn swapping_under_load_loses_and_duplicates_nothing() {
         tokio::spawn(async move {
             let mut ids = Vec::new();
             for r in 0..REQUESTS {
-                let lines: Vec<_> =
-                    (0..PER_REQUEST).map(|i| json!({"message": format!("req {r} event {i}"), "level": "warn"})).collect();
+                let lines: Vec<_> = (0..PER_REQUEST)
+                    .map(|i| json!({"message": format!("req {r} event {i}"), "level": "warn"}))
+                    .collect();
                 let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
                 let response = server
                     .client
                     .post(server.url("/ingest/batch"))
-                    .body(format!("{{\"logs\": [{}]}}", lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")))
+                    .body(format!(
+                        "{{\"logs\": [{}]}}",
+                        lines.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+                    ))
                     .send()
                     .await
                     .expect("ingest");
                 let status = response.status();
                 assert_eq!(status, 200, "{body}: {:?}", response.text().await);
-                let reply: serde_json::Value = match response.json().await { Ok(v) => v, Err(e) => panic!("{e}") };
+                let reply: serde_json::Value = match response.json().await {
+                    Ok(v) => v,
+                    Err(e) => panic!("{e}"),
+                };
                 ids.extend(reply["ids"].as_array().expect("ids").iter().map(|v| v.as_str().expect("id").to_string()));
                 acked_tx.send_replace(r + 1);
             }

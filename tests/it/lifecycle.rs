@@ -139,7 +139,10 @@ async fn write_apis_need_the_token_and_trusted_signatures() {
     let (status, reply) = put(Some("s3cret"), Some("not base64!".into())).await;
     assert_eq!(status, 403, "{reply}");
     let guests = server.guests().await;
-    let versions = guests["guests"].as_array().and_then(|g| g.iter().find(|g| g["name"] == "normalize")).expect("normalize")["versions"]
+    let versions = guests["guests"]
+        .as_array()
+        .and_then(|g| g.iter().find(|g| g["name"] == "normalize"))
+        .expect("normalize")["versions"]
         .as_array()
         .map_or(0, Vec::len);
     assert_eq!(versions, 1, "only the built-in: nothing refused was stored: {guests}");
@@ -266,14 +269,17 @@ async fn a_canary_reports_differences_without_touching_the_outputs() {
     assert!(rows.iter().all(|r| r["level"] == "WARNING"), "outputs saw only the active version: {rows:?}");
 
     // An identical candidate agrees on every event; discarding it stops it.
-    let (status, _) = server
-        .send_json(Method::POST, "/api/v1/guests/normalize/canary", Some(json!({ "version": same })))
-        .await;
+    let (status, _) =
+        server.send_json(Method::POST, "/api/v1/guests/normalize/canary", Some(json!({ "version": same }))).await;
     assert_eq!(status, 200);
     assert_eq!(server.ingest_ndjson(&lines).await.0, 202);
     server.flush().await;
     let (_, _, report) = server.get("/api/v1/guests/normalize/canary").await;
-    assert_eq!((report["canaries"][0]["events"].as_u64(), report["canaries"][0]["differing"].as_u64()), (Some(5), Some(0)), "{report}");
+    assert_eq!(
+        (report["canaries"][0]["events"].as_u64(), report["canaries"][0]["differing"].as_u64()),
+        (Some(5), Some(0)),
+        "{report}"
+    );
 
     let (status, reply) = server.send_json(Method::POST, "/api/v1/guests/normalize/canary/promote", None).await;
     assert_eq!(status, 200, "{reply}");

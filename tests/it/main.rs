@@ -12,7 +12,7 @@ mod hotswap;
 mod ingest;
 mod lifecycle;
 mod malformed;
-mod reload;
 mod pipeline_tests;
+mod reload;
 mod sandbox;
 mod tail;

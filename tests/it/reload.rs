@@ -25,7 +25,9 @@ async fn level_of_new_event(server: &TestServer, message: &str) -> String {
     rows[0]["level"].as_str().expect("level").to_string()
 }
 
-async fn next_text(socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin)) -> Value {
+async fn next_text(
+    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
             .await
@@ -84,7 +86,10 @@ async fn reload_applies_changes_and_refuses_broken_files() {
     std::fs::write(server.pipeline_path(), hostile).expect("write");
     let (status, reply) = server.send_json(Method::POST, "/api/v1/reload", None).await;
     assert_eq!(status, 422, "{reply}");
-    assert!(reply["error"]["message"].as_str().is_some_and(|m| m.contains("stage `h`") && m.contains("explode")), "{reply}");
+    assert!(
+        reply["error"]["message"].as_str().is_some_and(|m| m.contains("stage `h`") && m.contains("explode")),
+        "{reply}"
+    );
     assert_eq!(level_of_new_event(&server, "still").await, "WARNING", "the old topology kept running");
 
     let stats = server.stats().await;
@@ -121,11 +126,13 @@ async fn sighup_reloads_the_real_binary() {
     // the watcher may fire too, so wait for the signal's reload specifically.
     std::fs::write(&path, pipeline("ERROR")).expect("write");
     let client = reqwest::Client::new();
-    let status = std::process::Command::new("kill").args(["-HUP", &server.child.id().to_string()]).status().expect("kill");
+    let status =
+        std::process::Command::new("kill").args(["-HUP", &server.child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let mut seen = false;
     for _ in 0..200 {
-        let stats: Value = client.get(format!("{}/stats", server.base)).send().await.expect("stats").json().await.expect("json");
+        let stats: Value =
+            client.get(format!("{}/stats", server.base)).send().await.expect("stats").json().await.expect("json");
         if stats["reload"]["last"]["trigger"] == "signal" {
             assert_eq!(stats["reload"]["last"]["ok"], true, "{stats}");
             seen = true;
@@ -142,6 +149,13 @@ async fn sighup_reloads_the_real_binary() {
         .expect("ingest");
     assert_eq!(response.status(), 202);
     client.post(format!("{}/flush", server.base)).send().await.expect("flush");
-    let rows: Value = client.get(format!("{}/api/v1/logs?q=after", server.base)).send().await.expect("logs").json().await.expect("json");
+    let rows: Value = client
+        .get(format!("{}/api/v1/logs?q=after", server.base))
+        .send()
+        .await
+        .expect("logs")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(rows[0]["level"], "ERROR", "{rows}");
 }

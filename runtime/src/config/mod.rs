@@ -174,6 +174,7 @@ impl Pipeline {
         if c.batch.max_events == 0 {
             return Err(fail("batch.max_events".into(), "max_events", "must be above zero".into()));
         }
+        testcase::validate(&self.path, text, &c.tests)?;
         Ok(())
     }
 }

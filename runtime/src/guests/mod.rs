@@ -23,7 +23,10 @@ pub fn resolve_for_test(data_dir: Option<&Path>, stage: &str, name: &str) -> Res
     let registry = Registry::open(&registry_dir(data_dir)).map_err(|e| e.to_string())?;
     let sha = match registry.active(stage) {
         Some(record) if record.guest == name => record.active,
-        _ => registry.latest_upload(name).map(|v| v.sha256).ok_or_else(|| format!("no guest named `{name}` in {}", data_dir.display()))?,
+        _ => registry
+            .latest_upload(name)
+            .map(|v| v.sha256)
+            .ok_or_else(|| format!("no guest named `{name}` in {}", data_dir.display()))?,
     };
     registry.bytes(name, &sha).map_err(|e| e.to_string())
 }

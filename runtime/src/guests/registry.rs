@@ -238,7 +238,8 @@ impl Registry {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RegistryError> {
     let text = std::fs::read(path).map_err(|source| RegistryError::Io { path: path.to_path_buf(), source })?;
-    serde_json::from_slice(&text).map_err(|e| RegistryError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
+    serde_json::from_slice(&text)
+        .map_err(|e| RegistryError::Corrupt { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// Write to a temporary file, sync it, rename it over `path`, sync the directory.
@@ -278,7 +279,12 @@ mod tests {
         registry
             .set_active(
                 "s",
-                ActiveRecord { guest: "redact".into(), active: b.sha256.clone(), previous: Some(a.sha256.clone()), base: "x".into() },
+                ActiveRecord {
+                    guest: "redact".into(),
+                    active: b.sha256.clone(),
+                    previous: Some(a.sha256.clone()),
+                    base: "x".into(),
+                },
             )
             .expect("record");
         drop(registry);

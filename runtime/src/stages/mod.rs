@@ -133,9 +133,9 @@ impl Stage {
     /// Starts running `candidate` on a copy of this stage's traffic, with a private copy of its
     /// state; replaces a canary already running. Returns the report the API reads.
     pub fn start_canary(&mut self, candidate: Version, max_diffs: usize) -> Result<SharedReport, CallError> {
-        let report = Arc::new(std::sync::Mutex::new(CanaryReport::new(&self.name, &self.active, &candidate, max_diffs)));
-        let canary =
-            Canary::start(candidate, self.state.snapshot(), &self.config_json, self.limits, report.clone())?;
+        let report =
+            Arc::new(std::sync::Mutex::new(CanaryReport::new(&self.name, &self.active, &candidate, max_diffs)));
+        let canary = Canary::start(candidate, self.state.snapshot(), &self.config_json, self.limits, report.clone())?;
         self.canary = Some(canary);
         Ok(report)
     }

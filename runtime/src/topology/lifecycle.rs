@@ -318,7 +318,8 @@ fn stage_indices(stages: &[StageInfo], guest: &str, stage: Option<&str>) -> Resu
             _ => Err(LifecycleError::WrongStage { stage: name.to_string(), guest: guest.to_string() }),
         },
         None => {
-            let found: Vec<usize> = stages.iter().enumerate().filter(|(_, s)| s.guest == guest).map(|(i, _)| i).collect();
+            let found: Vec<usize> =
+                stages.iter().enumerate().filter(|(_, s)| s.guest == guest).map(|(i, _)| i).collect();
             if found.is_empty() { Err(LifecycleError::NoStage(guest.to_string())) } else { Ok(found) }
         }
     }

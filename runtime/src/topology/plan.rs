@@ -47,7 +47,8 @@ impl Topology {
         for config in &pipeline.config.stages {
             let stage = config.name.clone();
             let source = pipeline.guest_source(config);
-            let guest = source.guest_name().map_err(|message| TopologyError::Guest { stage: stage.clone(), message })?;
+            let guest =
+                source.guest_name().map_err(|message| TopologyError::Guest { stage: stage.clone(), message })?;
             let (base, base_sha) = self.base_version(&stage, &guest, &source)?;
             let previous_record = self.registry.active(&stage).filter(|r| r.guest == guest);
             let active = match &previous_record {
@@ -106,7 +107,9 @@ impl Topology {
         let tail = if websocket == current.websocket {
             current.tail.clone()
         } else {
-            changes.outputs_changed.push(websocket.as_ref().and_then(|c| c.name.clone()).unwrap_or_else(|| "websocket".into()));
+            changes
+                .outputs_changed
+                .push(websocket.as_ref().and_then(|c| c.name.clone()).unwrap_or_else(|| "websocket".into()));
             websocket.as_ref().map(|c| Arc::new(TailHub::new(c.buffer_batches, c.dead_letters)))
         };
 
@@ -162,9 +165,14 @@ impl Topology {
 }
 
 fn http_config(pipeline: &Pipeline) -> Option<&crate::config::HttpInputConfig> {
-    pipeline.config.inputs.iter().map(|i| match i {
-        InputConfig::Http(c) => c,
-    }).next()
+    pipeline
+        .config
+        .inputs
+        .iter()
+        .map(|i| match i {
+            InputConfig::Http(c) => c,
+        })
+        .next()
 }
 
 fn input_name(pipeline: &Pipeline) -> String {

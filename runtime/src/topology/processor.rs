@@ -51,7 +51,12 @@ pub enum Control {
     /// Switch one stage to another version; replies with the pause it caused.
     Swap { stage: String, version: Version, reply: oneshot::Sender<Result<Duration, String>> },
     /// Start a canary on one stage.
-    CanaryStart { stage: String, version: Version, max_diffs: usize, reply: oneshot::Sender<Result<SharedReport, String>> },
+    CanaryStart {
+        stage: String,
+        version: Version,
+        max_diffs: usize,
+        reply: oneshot::Sender<Result<SharedReport, String>>,
+    },
     /// Stop one stage's canary; replies with its candidate.
     CanaryStop { stage: String, reply: oneshot::Sender<Option<Version>> },
 }
@@ -75,17 +80,15 @@ impl Processor {
         // Nothing is read from the journal before the first topology is installed.
         let mut running = loop {
             match self.control.blocking_recv() {
-                Some(Control::Install { slots, settings, reply }) => {
-                    match build(Vec::new(), slots, &self.metrics) {
-                        Ok(stages) => {
-                            let _ = reply.send(Ok(()));
-                            break Running { stages, settings };
-                        }
-                        Err((_, e)) => {
-                            let _ = reply.send(Err(e));
-                        }
+                Some(Control::Install { slots, settings, reply }) => match build(Vec::new(), slots, &self.metrics) {
+                    Ok(stages) => {
+                        let _ = reply.send(Ok(()));
+                        break Running { stages, settings };
                     }
-                }
+                    Err((_, e)) => {
+                        let _ = reply.send(Err(e));
+                    }
+                },
                 Some(other) => refuse(other, "the pipeline is not running yet"),
                 None => return,
             }
@@ -133,8 +136,13 @@ impl Processor {
                 events = stage.process(events, &mut dead_letters);
             }
             let state = running.stages.iter().flat_map(|s| s.state().take_writes()).collect();
-            let batch =
-                Arc::new(Batch { end_offset, events, dead_letters, state, store_events: running.settings.store_events });
+            let batch = Arc::new(Batch {
+                end_offset,
+                events,
+                dead_letters,
+                state,
+                store_events: running.settings.store_events,
+            });
             if let Some(tail) = &running.settings.tail {
                 tail.publish(&batch);
             }

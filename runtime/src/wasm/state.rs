@@ -62,7 +62,10 @@ impl GuestState {
     pub fn new(stage: &str, limits: StateLimits, entries: Vec<(String, Vec<u8>)>) -> Self {
         let bytes = entries.iter().map(|(k, v)| entry_bytes(k, v)).sum();
         let values = entries.into_iter().collect();
-        GuestState { stage: stage.to_string(), inner: Mutex::new(Inner { limits, values, dirty: BTreeMap::new(), bytes }) }
+        GuestState {
+            stage: stage.to_string(),
+            inner: Mutex::new(Inner { limits, values, dirty: BTreeMap::new(), bytes }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
