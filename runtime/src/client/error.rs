@@ -48,7 +48,9 @@ pub(super) fn hint(code: &str, sent_token: bool) -> Option<&'static str> {
             "without an API token the server accepts management requests from its own machine only; \
              give the server an API token (--api-token-file) and send it with --token",
         ),
-        "bad_signature" => Some("sign the component with `sluice guest sign` using a key the server trusts"),
+        "bad_signature" => Some(
+            "push with --sign-key KEY, or --signature FILE from `sluice guest sign`, using a key the server trusts",
+        ),
         _ => None,
     }
 }

@@ -82,6 +82,7 @@ pub enum GuestCommand {
     },
     /// Uploads a component as a new version of a guest (it does not activate it).
     Push {
+        /// The guest's name.
         name: String,
         /// The component (`.wasm`) to upload.
         component: PathBuf,
@@ -101,6 +102,7 @@ pub enum GuestCommand {
     },
     /// Switches the stages running a guest to one of its versions.
     Activate {
+        /// The guest's name.
         name: String,
         /// The version: at least the first 12 hex digits of the component's SHA-256.
         version: String,
@@ -112,7 +114,9 @@ pub enum GuestCommand {
     },
     /// Switches the stages running a guest back to their previous version.
     Rollback {
+        /// The guest's name.
         name: String,
+        /// Only this stage (default: every stage running the guest).
         #[arg(long)]
         stage: Option<String>,
         #[command(flatten)]
@@ -121,11 +125,14 @@ pub enum GuestCommand {
     /// Runs a version beside the active one on live traffic and compares their outcomes; the
     /// active version's outcomes are the ones kept.
     Canary {
+        /// The guest's name.
         name: String,
+        /// The candidate version: at least the first 12 hex digits of its SHA-256.
         version: String,
+        /// Only this stage (default: every stage running the guest).
         #[arg(long)]
         stage: Option<String>,
-        /// How many differing events to keep as examples.
+        /// How many differing events to keep as examples (the server defaults to 20).
         #[arg(long)]
         max_diffs: Option<u32>,
         #[command(flatten)]
@@ -133,13 +140,16 @@ pub enum GuestCommand {
     },
     /// Shows how a guest's canaries compare so far.
     CanaryStatus {
+        /// The guest's name.
         name: String,
         #[command(flatten)]
         server: ServerArgs,
     },
     /// Activates the canary's candidate version and ends the canary.
     Promote {
+        /// The guest's name.
         name: String,
+        /// Only this stage (default: every stage running the guest).
         #[arg(long)]
         stage: Option<String>,
         #[command(flatten)]
@@ -147,7 +157,9 @@ pub enum GuestCommand {
     },
     /// Ends a canary without changing the active version.
     Discard {
+        /// The guest's name.
         name: String,
+        /// Only this stage (default: every stage running the guest).
         #[arg(long)]
         stage: Option<String>,
         #[command(flatten)]

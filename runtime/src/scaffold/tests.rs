@@ -29,6 +29,7 @@ fn every_placeholder_is_filled_and_names_are_spelled_right() {
     }
     let cargo = file(&files, "Cargo.toml");
     assert!(cargo.contains("name = \"my-guest\""), "{cargo}");
+    assert!(cargo.contains(&format!("rust-version = \"{}\"", pinned_toolchain())), "{cargo}");
     assert!(cargo.contains(r#"crate-type = ["cdylib", "rlib"]"#));
     assert!(cargo.contains("\n[workspace]\n"), "the crate must be its own workspace");
     let lib = file(&files, "src/lib.rs");
@@ -58,7 +59,12 @@ fn the_contract_and_toolchain_match_the_repository() {
     assert_eq!(files.iter().filter(|f| f.path.starts_with("wit")).count(), count, "a WIT file is missing");
 
     let toolchain = file(&files, "rust-toolchain.toml");
-    assert_ne!(pinned_toolchain(), "stable", "the repository's channel was not found");
+    // The channel doubles as the crate's `rust-version`, so it must be a plain version number.
+    assert!(
+        pinned_toolchain().split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())),
+        "the repository's channel `{}` is not a version number",
+        pinned_toolchain()
+    );
     assert!(toolchain.contains(&format!("channel = \"{}\"", pinned_toolchain())), "{toolchain}");
     assert!(toolchain.contains("wasm32-wasip2"));
 
