@@ -199,6 +199,30 @@ impl TestServer {
     }
 }
 
+/// A live-tail websocket connection.
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects to the server's live tail with `query` (e.g. `?levels=error`).
+pub async fn connect_tail(server: &TestServer, query: &str) -> Socket {
+    let url = format!("{}/api/v1/tail{query}", server.base.replace("http://", "ws://"));
+    tokio_tungstenite::connect_async(url).await.expect("connect").0
+}
+
+/// The next JSON text message on a tail connection, within 10 s.
+pub async fn next_json(socket: &mut Socket) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("stream open")
+            .expect("message");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).expect("json message");
+        }
+    }
+}
+
 /// The real `sluice` binary as a child process, for tests that kill it.
 pub struct ChildServer {
     pub child: Child,

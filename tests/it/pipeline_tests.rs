@@ -8,7 +8,7 @@ use std::process::Command;
 
 use sluice::testing::{self, FileReport, Mismatch, Runner};
 
-use crate::helpers::fixture;
+use crate::helpers::{DEFAULT_PIPELINE as STANDARD_STAGES, fixture};
 
 /// Writes `yaml` as `p.yaml` in `dir`.
 fn write_pipeline(dir: &Path, yaml: &str) -> PathBuf {
@@ -32,18 +32,6 @@ fn failures(report: &FileReport, name: &str) -> Vec<(usize, Vec<Mismatch>)> {
 fn mismatch(path: Option<&str>, expected: &str, got: &str) -> Mismatch {
     Mismatch { path: path.map(str::to_string), expected: expected.to_string(), got: got.to_string() }
 }
-
-const STANDARD_STAGES: &str = "
-inputs:
-  - http: {}
-stages:
-  - name: normalize
-    guest: normalize
-  - name: mine
-    guest: mine
-outputs:
-  - libsql: {}
-";
 
 #[test]
 fn every_shipped_pipeline_has_tests_and_they_pass() {

@@ -4,12 +4,10 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{ChildServer, TestServer, fixture};
+use crate::helpers::{ChildServer, TestServer, connect_tail, fixture, next_json};
 
 fn pipeline(default_level: &str) -> String {
     format!(
@@ -23,21 +21,6 @@ async fn level_of_new_event(server: &TestServer, message: &str) -> String {
     server.flush().await;
     let (rows, _) = server.logs(&format!("q={message}")).await;
     rows[0]["level"].as_str().expect("level").to_string()
-}
-
-async fn next_text(
-    socket: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("stream open")
-            .expect("message");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("json");
-        }
-    }
 }
 
 /// Waits (bounded) until `/stats` shows `n` reload attempts.
@@ -57,10 +40,9 @@ async fn wait_for_reloads(base: &str, n: u64) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_applies_changes_and_refuses_broken_files() {
     let server = TestServer::start(&pipeline("INFO")).await;
-    let url = format!("{}/api/v1/tail", server.base.replace("http://", "ws://"));
-    let (mut tail, _) = tokio_tungstenite::connect_async(url).await.expect("tail");
+    let mut tail = connect_tail(&server, "").await;
     assert_eq!(level_of_new_event(&server, "before").await, "INFO");
-    assert_eq!(next_text(&mut tail).await["payload"]["message"], "before");
+    assert_eq!(next_json(&mut tail).await["payload"]["message"], "before");
 
     std::fs::write(server.pipeline_path(), pipeline("WARNING")).expect("write");
     let (status, reply) = server.send_json(Method::POST, "/api/v1/reload", None).await;
@@ -70,7 +52,7 @@ async fn reload_applies_changes_and_refuses_broken_files() {
     assert_eq!(reply["changes"]["outputs_changed"], json!([]), "{reply}");
     assert_eq!(level_of_new_event(&server, "after").await, "WARNING");
     // The tail connection opened before the reload still streams.
-    assert_eq!(next_text(&mut tail).await["payload"]["message"], "after");
+    assert_eq!(next_json(&mut tail).await["payload"]["message"], "after");
 
     // A file that does not parse: refused with its line, and the running pipeline stays.
     std::fs::write(server.pipeline_path(), pipeline("WARNING").replace("config:", "confg:")).expect("write");

@@ -1,13 +1,9 @@
 //! The websocket live tail: server-side filters, and a slow client that skips ahead, is told how
 //! much it missed, and never holds the pipeline back.
 
-use std::time::Duration;
-
-use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::TestServer;
+use crate::helpers::{TestServer, connect_tail as connect, next_json};
 
 const PIPELINE: &str = "
 inputs:
@@ -20,26 +16,6 @@ outputs:
   - websocket:
       buffer_batches: 2
 ";
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(server: &TestServer, query: &str) -> Socket {
-    let url = format!("{}/api/v1/tail{query}", server.base.replace("http://", "ws://"));
-    tokio_tungstenite::connect_async(url).await.expect("connect").0
-}
-
-async fn next_json(socket: &mut Socket) -> Value {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("stream open")
-            .expect("message");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(&text).expect("json message");
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tail_streams_filtered_events() {

@@ -192,11 +192,12 @@ fn guest_command(command: GuestCommand) -> Result<(), ClientError> {
         GuestCommand::New { name, dir } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             crate::scaffold::create(&name, &dir)?;
-            let d = dir.display();
-            print!(
-                "created the guest crate `{name}` in {d}\n\n  cd {d}\n  cargo test                                    # its logic, natively\n  cargo build --release --target wasm32-wasip2  # the component: {}\n  sluice test pipeline.yaml                     # its pipeline's test cases\n",
-                crate::scaffold::component_path(&name)
-            );
+            let component = crate::scaffold::component_path(&name);
+            println!("created the guest crate `{name}` in {}\n", dir.display());
+            println!("  cd {}", dir.display());
+            println!("  cargo test                                    # its logic, natively");
+            println!("  cargo build --release --target wasm32-wasip2  # the component: {component}");
+            println!("  sluice test pipeline.yaml                     # its pipeline's test cases");
             Ok(())
         }
         GuestCommand::Keygen { out } => {

@@ -42,6 +42,9 @@ pub struct LastReload {
 #[derive(Debug, Default)]
 pub struct ReloadLog {
     inner: Mutex<ReloadStatus>,
+    /// The file's text at the last reload attempt, so the watcher skips events that did not change
+    /// it (a file already reloaded through the API or a signal, an editor touching it).
+    last_text: Mutex<Option<String>>,
 }
 
 impl ReloadLog {
@@ -66,13 +69,36 @@ impl ReloadLog {
 }
 
 impl Topology {
+    /// Remembers the text the running pipeline was built from (at start-up).
+    pub fn loaded_from(&self, text: &str) {
+        *self.reloads.last_text.lock().unwrap_or_else(|p| p.into_inner()) = Some(text.to_string());
+    }
+
     /// Re-reads the pipeline file and applies it. `trigger` says why, for the log and `/stats`.
     pub async fn reload(&self, trigger: &str) -> Result<Changes, String> {
+        self.reload_file(trigger, false).await.unwrap_or_else(|| Ok(Changes::default()))
+    }
+
+    /// [`Topology::reload`], but `None` without doing anything when `only_if_changed` and the
+    /// file's text is what the last attempt read.
+    async fn reload_file(&self, trigger: &str, only_if_changed: bool) -> Option<Result<Changes, String>> {
         let result = match self.pipeline_path().await {
             None => Err("no pipeline is running".to_string()),
-            Some(path) => match Pipeline::load(&path) {
-                Err(e) => Err(e.to_string()),
-                Ok(pipeline) => self.apply(&pipeline).await.map_err(|e| e.to_string()),
+            Some(path) => match std::fs::read_to_string(&path) {
+                Err(e) => Err(format!("{}: cannot read: {e}", path.display())),
+                Ok(text) => {
+                    {
+                        let mut last = self.reloads.last_text.lock().unwrap_or_else(|p| p.into_inner());
+                        if only_if_changed && last.as_deref() == Some(text.as_str()) {
+                            return None;
+                        }
+                        *last = Some(text.clone());
+                    }
+                    match Pipeline::parse(&path, &text) {
+                        Err(e) => Err(e.to_string()),
+                        Ok(pipeline) => self.apply(&pipeline).await.map_err(|e| e.to_string()),
+                    }
+                }
             },
         };
         self.reloads.record(trigger, &result);
@@ -82,7 +108,7 @@ impl Topology {
             Ok(changes) => tracing::info!(trigger, ?changes, "pipeline reloaded"),
             Err(error) => tracing::error!(trigger, %error, "pipeline reload refused; the running pipeline stays"),
         }
-        result
+        Some(result)
     }
 }
 
@@ -115,7 +141,7 @@ pub fn spawn_triggers(topology: Arc<Topology>, path: PathBuf, shutdown: Cancella
                 tokio::time::sleep(SETTLE).await;
                 while rx.try_recv().is_ok() {}
             }
-            let _ = topology.reload(trigger).await;
+            let _ = topology.reload_file(trigger, trigger == "file").await;
         }
     });
 }
