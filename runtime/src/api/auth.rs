@@ -122,6 +122,9 @@ impl FromRef<AppState> for Access {
     }
 }
 
+/// Most body bytes read from a refused write request (the upload limit).
+const DRAIN_LIMIT: usize = crate::api::MAX_GUEST_BYTES;
+
 /// Middleware for write routes: runs the request only if [`Access::check`] allows it. Attach it
 /// with `axum::middleware::from_fn_with_state(state, require_write)`; the peer address comes from
 /// `ConnectInfo<SocketAddr>`, so the server must be served with
@@ -133,6 +136,10 @@ pub async fn require_write(State(access): State<Access>, request: Request, next:
         Err(error) => {
             tracing::warn!(method = %request.method(), uri = %request.uri(), ?peer, code = error.code, "write refused");
             let unauthorized = error.status == StatusCode::UNAUTHORIZED;
+            // Read (and drop) what the client is sending before answering: a refusal sent while
+            // an upload is still being written makes the client see a reset connection instead
+            // of our answer. Bounded like an authorised upload.
+            let _ = axum::body::to_bytes(request.into_body(), DRAIN_LIMIT).await;
             let mut response = error.into_response();
             if unauthorized {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -50,7 +50,6 @@ async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    crate::config::validate_guest_name(&name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -72,6 +71,9 @@ async fn upload(
             ApiError::bad_request("unreadable_body", format!("cannot read the request body: {e}"))
         }
     })?;
+    // Checked after reading the body, so a client still sending it gets this answer rather than
+    // a reset connection.
+    crate::config::validate_guest_name(&name).map_err(|m| ApiError::bad_request("invalid_name", m))?;
     if body.is_empty() {
         return Err(ApiError::bad_request("empty_body", "the request body must be the component's bytes"));
     }

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use auth::{Access, AccessError};
 pub use error::ApiError;
+pub use guests::MAX_GUEST_BYTES;
 
 use crate::journal::Appender;
 use crate::storage::Store;
