@@ -159,8 +159,9 @@ impl Topology {
             previous: Some(info.record.active.clone()),
             base: info.record.base.clone(),
         };
-        self.registry.set_active(&stage, record.clone())?;
-        info.record = record;
+        info.record = record.clone();
+        self.publish(info);
+        self.registry.set_active(&stage, record)?;
         tracing::info!(stage, guest = %info.guest, version = %short(sha256), pause_us = pause.as_micros() as u64, "guest version activated");
         Ok(activated(info, u64::try_from(pause.as_micros()).unwrap_or(u64::MAX)))
     }
@@ -201,15 +202,14 @@ impl Topology {
             let report = answer.await.map_err(|_| LifecycleError::Stopped)?.map_err(LifecycleError::Failed)?;
             reports.push(report.lock().unwrap_or_else(|p| p.into_inner()).clone());
             info.canary = Some(report);
+            self.publish(info);
         }
         Ok(reports)
     }
 
     /// The running canaries of `guest`.
     pub async fn canary_reports(&self, guest: &str) -> Vec<CanaryReport> {
-        let current = self.current.lock().await;
-        current
-            .stages
+        self.stages_view()
             .iter()
             .filter(|s| s.guest == guest)
             .filter_map(|s| s.canary.as_ref())
@@ -259,12 +259,13 @@ impl Topology {
             .await
             .map_err(|_| LifecycleError::Stopped)?;
         info.canary = None;
+        self.publish(info);
         answer.await.map_err(|_| LifecycleError::Stopped)
     }
 
     /// Every guest with its versions and counters, and what each stage runs.
     pub async fn status(&self) -> GuestsStatus {
-        let current = self.current.lock().await;
+        let stages = self.stages_view();
         let versions = self.versions.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let guests = self
             .registry
@@ -284,8 +285,7 @@ impl Topology {
                 name,
             })
             .collect();
-        let stages = current
-            .stages
+        let stages = stages
             .iter()
             .map(|s| StageStatus {
                 stage: s.config.name.clone(),

@@ -127,6 +127,9 @@ pub struct Topology {
     pub live: Arc<live::Live>,
     /// Held for the whole of every change, so changes happen one at a time.
     current: tokio::sync::Mutex<Current>,
+    /// A copy of the stages as last changed, for readers that must not wait for a change in
+    /// progress (which may be compiling a guest).
+    view: Mutex<Vec<StageInfo>>,
     /// Loaded versions by (guest, sha256), with their counters.
     versions: Mutex<HashMap<(String, String), Version>>,
     /// Every stage's state by stage name, kept even when a reload removes the stage, so a stage
@@ -175,6 +178,7 @@ impl Topology {
             stored,
             live: Arc::new(live::Live::default()),
             current: tokio::sync::Mutex::new(Current::default()),
+            view: Mutex::new(Vec::new()),
             versions: Mutex::new(HashMap::new()),
             states: Mutex::new(HashMap::new()),
             reloads: ReloadLog::default(),
@@ -199,8 +203,22 @@ impl Topology {
             }
         }
         self.live.set(plan.http, plan.current.tail.clone(), plan.max_pending_bytes);
+        *self.view.lock().unwrap_or_else(|p| p.into_inner()) = plan.current.stages.clone();
         *current = plan.current;
         Ok(plan.changes)
+    }
+
+    /// Updates the readers' copy of one stage after it changed.
+    fn publish(&self, info: &StageInfo) {
+        let mut view = self.view.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = view.iter_mut().find(|s| s.config.name == info.config.name) {
+            *slot = info.clone();
+        }
+    }
+
+    /// The readers' copy of the stages.
+    fn stages_view(&self) -> Vec<StageInfo> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The pipeline file the topology was last built from.
