@@ -141,3 +141,31 @@ async fn sighup_reloads_the_real_binary() {
         .expect("json");
     assert_eq!(rows[0]["level"], "ERROR", "{rows}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_stream_closes_its_clients_so_they_reconnect() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start(&pipeline("INFO")).await;
+    let mut tail = connect_tail(&server, "").await;
+    std::fs::write(server.pipeline_path(), pipeline("INFO").replace("websocket: {}", "websocket: {buffer_batches: 8}"))
+        .expect("write");
+    let (status, reply) = server.send_json(Method::POST, "/api/v1/reload", None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["changes"]["outputs_changed"], json!(["websocket"]), "{reply}");
+    let closed = loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), tail.next()).await.expect("an answer");
+        match message {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let frame = closed.expect("a close frame with a reason");
+    assert_eq!(u16::from(frame.code), 1012, "{frame:?}");
+    // A new client gets the new stream.
+    let mut fresh = connect_tail(&server, "").await;
+    assert_eq!(level_of_new_event(&server, "on the new stream").await, "INFO");
+    assert_eq!(next_json(&mut fresh).await["payload"]["message"], "on the new stream");
+}

@@ -81,9 +81,18 @@ async fn client(
 ) {
     let (mut rx, mut expected) = hub.subscribe();
     state.metrics.tail_clients.inc();
+    let mut close = None;
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => break,
+            () = hub.retired() => {
+                // 1012 "service restart": the client should reconnect.
+                close = Some(axum::extract::ws::CloseFrame {
+                    code: 1012,
+                    reason: Utf8Bytes::from_static("the pipeline was reloaded with new stream settings; reconnect"),
+                });
+                break;
+            }
             incoming = socket.recv() => match incoming {
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(_)) => {}
@@ -108,7 +117,7 @@ async fn client(
         }
     }
     state.metrics.tail_clients.dec();
-    let _ = socket.send(Message::Close(None)).await;
+    let _ = socket.send(Message::Close(close)).await;
 }
 
 async fn send_batch(socket: &mut WebSocket, filter: &Filter, item: &crate::outputs::websocket::TailItem) -> bool {

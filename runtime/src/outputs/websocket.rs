@@ -36,13 +36,26 @@ pub struct TailHub {
     tx: broadcast::Sender<TailItem>,
     next_seq: AtomicU64,
     dead_letters: bool,
+    /// Cancelled when a reload replaces or removes this stream: its clients are told and closed,
+    /// so they reconnect to the new one instead of waiting on a stream nothing publishes to.
+    retired: tokio_util::sync::CancellationToken,
 }
 
 impl TailHub {
     /// `buffer` batches are kept for slow clients before they skip ahead.
     pub fn new(buffer: usize, dead_letters: bool) -> TailHub {
         let (tx, _) = broadcast::channel(buffer.max(1));
-        TailHub { tx, next_seq: AtomicU64::new(0), dead_letters }
+        TailHub { tx, next_seq: AtomicU64::new(0), dead_letters, retired: tokio_util::sync::CancellationToken::new() }
+    }
+
+    /// Ends this stream's clients (a reload replaced it).
+    pub fn retire(&self) {
+        self.retired.cancel();
+    }
+
+    /// Resolves once the stream is retired.
+    pub async fn retired(&self) {
+        self.retired.cancelled().await;
     }
 
     /// Publishes a batch; never blocks, whether or not anyone listens.

@@ -203,6 +203,11 @@ impl Topology {
             }
         }
         self.live.set(plan.http, plan.current.tail.clone(), plan.max_pending_bytes);
+        if let Some(old) = &current.tail
+            && !plan.current.tail.as_ref().is_some_and(|new| Arc::ptr_eq(old, new))
+        {
+            old.retire();
+        }
         *self.view.lock().unwrap_or_else(|p| p.into_inner()) = plan.current.stages.clone();
         *current = plan.current;
         Ok(plan.changes)
