@@ -66,7 +66,9 @@ pub enum TopologyError {
     },
     #[error("stage `{stage}`: {message}")]
     Guest { stage: String, message: String },
-    #[error("the processor refused the new topology: {0}")]
+    /// A stage could not be created when the topology was installed (its guest's `init` failed
+    /// on the stage's real state); the message names the stage.
+    #[error("{0}")]
     Install(String),
     #[error("the processor has stopped")]
     Stopped,

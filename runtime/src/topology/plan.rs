@@ -83,13 +83,21 @@ impl Topology {
                 None => changes.stages_added.push(stage.clone()),
             }
             let state = self.state(config).await?;
-            let trial_state = Arc::new(state.snapshot());
-            let json = config_json(config).map_err(|source| TopologyError::Init { stage: stage.clone(), source })?;
-            let (guest_ref, limits) = (version.guest.clone(), instance_limits(config));
-            tokio::task::spawn_blocking(move || guest_ref.instantiate(trial_state, limits, &json).map(drop))
-                .await
-                .map_err(|e| TopologyError::Guest { stage: stage.clone(), message: format!("init task failed: {e}") })?
-                .map_err(|source| TopologyError::Init { stage: stage.clone(), source })?;
+            // The trial keeps a failing `init` off the processor thread while a pipeline runs; at
+            // start-up nothing runs yet, so the install's own `init` is the only one needed.
+            if current.pipeline.is_some() {
+                let trial_state = Arc::new(state.snapshot());
+                let json =
+                    config_json(config).map_err(|source| TopologyError::Init { stage: stage.clone(), source })?;
+                let (guest_ref, limits) = (version.guest.clone(), instance_limits(config));
+                tokio::task::spawn_blocking(move || guest_ref.instantiate(trial_state, limits, &json).map(drop))
+                    .await
+                    .map_err(|e| TopologyError::Guest {
+                        stage: stage.clone(),
+                        message: format!("init task failed: {e}"),
+                    })?
+                    .map_err(|source| TopologyError::Init { stage: stage.clone(), source })?;
+            }
             slots.push(Slot::New { config: config.clone(), version, state });
             stages.push(StageInfo { config: config.clone(), guest, record, canary: None });
         }
