@@ -79,7 +79,8 @@ async fn uploads_are_checked_against_the_contract_before_anything_runs() {
         assert!(message.contains(expected), "{what}: `{message}` should contain `{expected}`");
     }
     for bad in ["..", "Probe", "a%2Fb", "-x"] {
-        let (status, reply) = server.push(bad, builtin("normalize")).await;
+        // `..` normalises to another route, which answers without reading a body: keep it small.
+        let (status, reply) = server.push(bad, b"\0asm".to_vec()).await;
         assert!(status == 400 || status == 404, "{bad}: {status} {reply}");
     }
     let guests = server.guests().await;

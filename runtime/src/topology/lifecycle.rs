@@ -147,7 +147,7 @@ impl Topology {
         if info.record.active == sha256 {
             return Ok(activated(info, 0));
         }
-        let version = self.version(&info.guest, sha256).await?;
+        let version = self.version(&info.guest, sha256, None).await?;
         self.trial(info, &version).await?;
         let (reply, answer) = oneshot::channel();
         let swap = Control::Swap { stage: stage.clone(), version, reply };
@@ -194,7 +194,7 @@ impl Topology {
         let mut reports = Vec::new();
         for i in indices {
             let info = &mut current.stages[i];
-            let version = self.version(guest, &target.sha256).await?;
+            let version = self.version(guest, &target.sha256, None).await?;
             self.trial(info, &version).await?;
             let (reply, answer) = oneshot::channel();
             let start = Control::CanaryStart { stage: info.config.name.clone(), version, max_diffs, reply };

@@ -246,16 +246,25 @@ impl Topology {
     }
 
     /// A loaded version of `guest`: compiled (or read from the compile cache) on a blocking
-    /// thread the first time, shared afterwards.
-    async fn version(&self, guest: &str, sha256: &str) -> Result<Version, LoadError> {
+    /// thread the first time, shared afterwards. `bytes` saves reading them from the registry.
+    async fn version(
+        &self,
+        guest: &str,
+        sha256: &str,
+        bytes: Option<std::borrow::Cow<'static, [u8]>>,
+    ) -> Result<Version, LoadError> {
         let key = (guest.to_string(), sha256.to_string());
         if let Some(v) = self.versions.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
             return Ok(v.clone());
         }
-        let bytes = self
-            .registry
-            .bytes(guest, sha256)
-            .map_err(|e| LoadError::Invalid { name: guest.to_string(), reason: e.to_string() })?;
+        let bytes = match bytes {
+            Some(bytes) => bytes,
+            None => self
+                .registry
+                .bytes(guest, sha256)
+                .map(std::borrow::Cow::Owned)
+                .map_err(|e| LoadError::Invalid { name: guest.to_string(), reason: e.to_string() })?,
+        };
         let wasm = self.wasm.clone();
         let name = guest.to_string();
         let guest = tokio::task::spawn_blocking(move || wasm.load(&name, &bytes))

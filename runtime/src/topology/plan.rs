@@ -3,6 +3,7 @@
 //! activated over the API still applies), compiled, and its `init` tried on a private copy of the
 //! stage's state; stages whose settings and version did not change are kept as they run.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -49,11 +50,11 @@ impl Topology {
             let source = pipeline.guest_source(config);
             let guest =
                 source.guest_name().map_err(|message| TopologyError::Guest { stage: stage.clone(), message })?;
-            let (base, base_sha) = self.base_version(&stage, &guest, &source)?;
+            let Base { base, sha256: base_sha, bytes: base_bytes } = self.base_version(&stage, &guest, &source)?;
             let previous_record = self.registry.active(&stage).filter(|r| r.guest == guest);
             let active = match &previous_record {
                 Some(r) if r.base == base => r.active.clone(),
-                _ => base_sha.ok_or_else(|| TopologyError::Guest {
+                _ => base_sha.clone().ok_or_else(|| TopologyError::Guest {
                     stage: stage.clone(),
                     message: format!(
                         "`{guest}` is neither a built-in guest ({}), a file, nor an uploaded guest (upload it with `sluice guest push {guest} FILE`)",
@@ -67,8 +68,10 @@ impl Topology {
                 None => None,
             };
             let record = ActiveRecord { guest: guest.clone(), active: active.clone(), previous, base };
+            // The pipeline's own bytes are at hand when they are what runs: no need to read them back.
+            let bytes = base_bytes.filter(|_| base_sha.as_deref() == Some(active.as_str()));
             let version = self
-                .version(&guest, &active)
+                .version(&guest, &active, bytes)
                 .await
                 .map_err(|source| TopologyError::Load { stage: stage.clone(), source })?;
             let running = current.stages.iter().find(|s| s.config.name == stage);
@@ -148,28 +151,34 @@ impl Topology {
     /// What the pipeline file names for a stage: `(base, sha256)`. Built-in and file guests are
     /// added to the registry (so they can be rolled back to later) and their base is their hash;
     /// an uploaded guest's base is its name and its version the newest upload, if any.
-    fn base_version(
-        &self,
-        stage: &str,
-        guest: &str,
-        source: &GuestSource,
-    ) -> Result<(String, Option<String>), TopologyError> {
-        let (bytes, kind) = match source {
-            GuestSource::Builtin(name) => (builtin::get(name).unwrap_or_default().to_vec(), Source::Builtin),
+    fn base_version(&self, stage: &str, guest: &str, source: &GuestSource) -> Result<Base, TopologyError> {
+        let (bytes, kind): (Cow<'static, [u8]>, _) = match source {
+            GuestSource::Builtin(name) => (Cow::Borrowed(builtin::get(name).unwrap_or_default()), Source::Builtin),
             GuestSource::File(path) => {
                 let bytes = std::fs::read(path).map_err(|e| TopologyError::Guest {
                     stage: stage.to_string(),
                     message: format!("cannot read guest {}: {e}", path.display()),
                 })?;
-                (bytes, Source::File)
+                (Cow::Owned(bytes), Source::File)
             }
             GuestSource::Registry(name) => {
-                return Ok((format!("upload:{name}"), self.registry.latest_upload(name).map(|v| v.sha256)));
+                let sha256 = self.registry.latest_upload(name).map(|v| v.sha256);
+                return Ok(Base { base: format!("upload:{name}"), sha256, bytes: None });
             }
         };
         let (info, _) = self.registry.add(guest, &bytes, kind, None)?;
-        Ok((info.sha256.clone(), Some(info.sha256)))
+        Ok(Base { base: info.sha256.clone(), sha256: Some(info.sha256), bytes: Some(bytes) })
     }
+}
+
+/// What a pipeline file names for a stage (see [`Topology::base_version`]).
+struct Base {
+    /// The built-in's or file's hash, or `upload:<name>`.
+    base: String,
+    /// The version that means, if there is one.
+    sha256: Option<String>,
+    /// Its bytes, when they were just read.
+    bytes: Option<Cow<'static, [u8]>>,
 }
 
 fn http_config(pipeline: &Pipeline) -> Option<&crate::config::HttpInputConfig> {
