@@ -166,7 +166,13 @@ impl Registry {
         write_atomic(&dir.join(format!("{}.wasm", info.sha256)), bytes)?;
         let json = serde_json::to_vec_pretty(&info).unwrap_or_default();
         write_atomic(&dir.join(format!("{}.json", info.sha256)), &json)?;
-        self.lock().versions.entry(name.to_string()).or_default().push(info.clone());
+        // Two uploads of the same new bytes may both get here; only the first is recorded.
+        let mut inner = self.lock();
+        let versions = inner.versions.entry(name.to_string()).or_default();
+        if let Some(existing) = versions.iter().find(|v| v.sha256 == info.sha256) {
+            return Ok((existing.clone(), false));
+        }
+        versions.push(info.clone());
         Ok((info, true))
     }
 
@@ -246,7 +252,10 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, RegistryE
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
     use std::io::Write;
     let io = |source| RegistryError::Io { path: path.to_path_buf(), source };
-    let tmp = path.with_extension("tmp");
+    // A name of its own per write, so concurrent writers of the same file never share one.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
@@ -261,6 +270,22 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_uploads_of_the_same_bytes_record_one_version() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = std::sync::Arc::new(Registry::open(dir.path()).expect("open"));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let registry = registry.clone();
+                std::thread::spawn(move || registry.add("same", b"bytes", Source::Upload, None).expect("add").1)
+            })
+            .collect();
+        let created = handles.into_iter().map(|h| h.join().expect("thread")).filter(|&c| c).count();
+        assert_eq!(created, 1);
+        assert_eq!(registry.list()["same"].len(), 1);
+        assert_eq!(Registry::open(dir.path()).expect("reopen").list()["same"].len(), 1);
+    }
 
     #[test]
     fn versions_and_records_survive_reopening() {
