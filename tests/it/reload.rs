@@ -169,3 +169,50 @@ async fn a_changed_stream_closes_its_clients_so_they_reconnect() {
     assert_eq!(level_of_new_event(&server, "on the new stream").await, "INFO");
     assert_eq!(next_json(&mut fresh).await["payload"]["message"], "on the new stream");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activated_version_stays_until_the_file_names_another() {
+    use crate::helpers::{stage_status, variant};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gate = dir.path().join("gate.wasm");
+    let original = std::fs::read(fixture("hostile")).expect("fixture");
+    std::fs::write(&gate, &original).expect("write guest");
+    let yaml = format!(
+        "inputs:\n  - http: {{}}\nstages:\n  - name: gate\n    guest: {}\n    config: {{trigger: refuse-me, mode: fail}}\noutputs:\n  - libsql: {{}}\n",
+        gate.display()
+    );
+    let server = TestServer::start(&yaml).await;
+    let active = |guests: &Value| stage_status(guests, "gate")["active"].as_str().expect("active").to_string();
+    let v1 = active(&server.guests().await);
+
+    let (_, pushed) = server.push("gate", variant(&original, "v2")).await;
+    let v2 = pushed["version"].as_str().expect("version").to_string();
+    assert_eq!(server.activate("gate", &v2).await.0, 200);
+    // Reloading the same file keeps the activated version (the stage is kept as it runs).
+    let (status, reply) = server.send_json(Method::POST, "/api/v1/reload", None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["changes"]["stages_kept"], json!(["gate"]), "{reply}");
+    assert_eq!(active(&server.guests().await), v2);
+
+    // A new build at the path the file names wins, and the activated one becomes the previous.
+    let v3_bytes = variant(&original, "v3");
+    std::fs::write(&gate, &v3_bytes).expect("write new build");
+    let (status, reply) = server.send_json(Method::POST, "/api/v1/reload", None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["changes"]["stages_changed"], json!(["gate"]), "{reply}");
+    let guests = server.guests().await;
+    let v3 = sluice::wasm::content_hash(&v3_bytes)[..12].to_string();
+    assert_eq!(active(&guests), v3);
+    assert_eq!(stage_status(&guests, "gate")["previous"], v2.as_str());
+    let (status, reply) = server.send_json(Method::POST, "/api/v1/guests/gate/rollback", None).await;
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(active(&server.guests().await), v2);
+    assert_ne!(v1, v3);
+
+    // Dead letters name the version that refused each event.
+    assert_eq!(server.ingest_ndjson(&[json!({"message": "please refuse-me"})]).await.0, 202);
+    server.flush().await;
+    let dead = server.dead_letters().await;
+    assert_eq!(dead[0]["guest_version"], v2.as_str(), "{dead:?}");
+}
