@@ -197,16 +197,16 @@ impl Stage {
         self.metrics.guest_call_seconds.get_or_create(&self.metrics.stage(&self.name)).observe(elapsed.as_secs_f64());
         match result {
             Ok(pairs) => {
-                if let (Some(canary), Some(shadow)) = (self.canary.as_mut(), shadow) {
-                    canary.compare(shadow, Ok(pairs.iter().map(|(_, outcome)| outcome).collect()));
+                if let (Some(canary), Some(shadow)) = (self.canary.as_ref(), shadow) {
+                    canary.offer(shadow, Ok(pairs.iter().map(|(_, outcome)| outcome.clone()).collect()));
                 }
                 for (event, outcome) in pairs {
                     self.apply(event, outcome, out, dead);
                 }
             }
             Err((events, error)) => {
-                if let (Some(canary), Some(shadow)) = (self.canary.as_mut(), shadow) {
-                    canary.compare(shadow, Err(&error));
+                if let (Some(canary), Some(shadow)) = (self.canary.as_ref(), shadow) {
+                    canary.offer(shadow, Err(error.clone()));
                 }
                 // The instance may be in any state after a failed call: never reuse it.
                 self.instance = None;
