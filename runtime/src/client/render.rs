@@ -70,6 +70,9 @@ pub struct CanaryReport {
     pub started_at: Option<String>,
     #[serde(default)]
     pub events: u64,
+    /// Events the candidate skipped because it was behind.
+    #[serde(default)]
+    pub skipped: u64,
     #[serde(default)]
     pub identical: u64,
     #[serde(default)]
@@ -234,6 +237,9 @@ pub fn canaries(reports: &[CanaryReport]) -> String {
             "  events {}, identical {}, differing {}, candidate errors {}",
             c.events, c.identical, c.differing, c.candidate_errors
         );
+        if c.skipped > 0 {
+            let _ = writeln!(out, "  skipped {} events while the candidate was behind", c.skipped);
+        }
         if let Some(error) = &c.last_error {
             let _ = writeln!(out, "  candidate's last error: {error}");
         }
@@ -375,12 +381,13 @@ mod tests {
         assert_eq!(activated(&a), "stage s: g now runs bbbbbbbbbbbb (was aaaaaaaaaaaa) (paused 42 µs)\n");
         let c: Vec<CanaryReport> = parse(&json!([{
             "stage": "s", "guest": "g", "active": "a", "candidate": "b", "started_at": "t0",
-            "events": 10, "identical": 9, "differing": 1, "candidate_errors": 0,
+            "events": 10, "skipped": 3, "identical": 9, "differing": 1, "candidate_errors": 0,
             "diffs": [{"event_id": "e1", "message": "m", "active": "keep", "candidate": {"fail": "no"}}]
         }]))
         .expect("parse");
         let text = canaries(&c);
         assert!(text.contains("events 10, identical 9, differing 1, candidate errors 0"), "{text}");
+        assert!(text.contains("skipped 3 events while the candidate was behind"), "{text}");
         assert!(text.contains("  event e1 \"m\"\n    active:    \"keep\"\n    candidate: {\"fail\":\"no\"}"), "{text}");
         let reload = json!({"reloaded": true, "changes": {"stages_kept": ["a", "b"], "stages_added": []}});
         assert_eq!(reloaded(&reload), "reloaded\n  stages kept: a, b\n");
