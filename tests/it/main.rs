@@ -15,4 +15,5 @@ mod malformed;
 mod pipeline_tests;
 mod reload;
 mod sandbox;
+mod sessions;
 mod tail;

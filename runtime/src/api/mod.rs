@@ -7,6 +7,7 @@ mod error;
 mod guests;
 mod ops;
 mod query;
+mod sessions;
 mod tail;
 mod ui;
 
@@ -68,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .merge(query::routes())
         .merge(ops::routes())
         .merge(tail::routes())
+        .merge(sessions::routes())
         .merge(guests::routes(state.clone()))
         .merge(ui::routes())
         .with_state(state)

@@ -4,6 +4,7 @@
 //! Filters (`levels`, `source`, `q`, `session`) are applied here, server-side. Each client reads
 //! the broadcast at its own pace; one that falls behind skips ahead and receives
 //! `{"topic": "lagged", "payload": {"missed": N}}`, so a slow browser never slows the pipeline.
+//! With `session`, the session's buffered recent events come first.
 
 use axum::Router;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -82,6 +83,21 @@ async fn client(
     let (mut rx, mut expected) = hub.subscribe();
     state.metrics.tail_clients.inc();
     let mut close = None;
+    // A session's recent lines first; live events already among them are then skipped by number.
+    let mut replayed_through = None;
+    if let Some(session) = &filter.session {
+        for buffered in hub.recent(session) {
+            replayed_through = Some(buffered.seq);
+            if filter.matches(&buffered.event)
+                && send(&mut socket, &Envelope { topic: "logs", payload: LiveEvent::from(&buffered.event) })
+                    .await
+                    .is_err()
+            {
+                state.metrics.tail_clients.dec();
+                return;
+            }
+        }
+    }
     loop {
         tokio::select! {
             () = state.shutdown.cancelled() => break,
@@ -106,7 +122,7 @@ async fn client(
                         }
                     }
                     expected = expected.max(item.first_seq + item.len());
-                    if !send_batch(&mut socket, &filter, &item).await {
+                    if !send_batch(&mut socket, &filter, &item, replayed_through).await {
                         break;
                     }
                 }
@@ -120,8 +136,14 @@ async fn client(
     let _ = socket.send(Message::Close(close)).await;
 }
 
-async fn send_batch(socket: &mut WebSocket, filter: &Filter, item: &crate::outputs::websocket::TailItem) -> bool {
-    for event in item.batch.events.iter().filter(|e| filter.matches(e)) {
+async fn send_batch(
+    socket: &mut WebSocket,
+    filter: &Filter,
+    item: &crate::outputs::websocket::TailItem,
+    replayed_through: Option<u64>,
+) -> bool {
+    let fresh = |i: usize| replayed_through.is_none_or(|last| item.first_seq + i as u64 > last);
+    for (_, event) in item.batch.events.iter().enumerate().filter(|&(i, e)| fresh(i) && filter.matches(e)) {
         if send(socket, &Envelope { topic: "logs", payload: LiveEvent::from(event) }).await.is_err() {
             return false;
         }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 pub use pipeline::{
     BatchConfig, HttpInputConfig, InputConfig, JournalConfig, LibsqlOutputConfig, LimitsConfig, OutputConfig,
-    PipelineConfig, StageConfig, WebsocketOutputConfig,
+    PipelineConfig, SessionBufferConfig, StageConfig, WebsocketOutputConfig,
 };
 
 use crate::wasm::builtin;
@@ -165,6 +165,17 @@ impl Pipeline {
                     format!("outputs[{i}]"),
                     output.name(),
                     format!("output name `{}` is used twice", output.name()),
+                ));
+            }
+        }
+        for (i, output) in c.outputs.iter().enumerate() {
+            if let OutputConfig::Websocket(w) = output
+                && w.sessions.max_sessions == 0
+            {
+                return Err(fail(
+                    format!("outputs[{i}].websocket.sessions.max_sessions"),
+                    "max_sessions",
+                    "must be above zero (set max_messages: 0 to buffer nothing)".into(),
                 ));
             }
         }

@@ -215,6 +215,45 @@ pub struct WebsocketOutputConfig {
     /// Batches kept for slow clients before they skip ahead.
     #[serde(default = "default_buffer_batches")]
     pub buffer_batches: usize,
+    /// Recent events kept per session, so a late subscriber to a session
+    /// (`/api/v1/sessions/{id}/stream`, or the tail with `?session=`) first gets its recent lines.
+    #[serde(default)]
+    pub sessions: SessionBufferConfig,
+}
+
+/// The per-session buffers of the live stream (seed 003's `LOG_BUFFER_*`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionBufferConfig {
+    /// Most events kept per session; the oldest are dropped first. `0` keeps none.
+    #[serde(default = "default_session_messages")]
+    pub max_messages: usize,
+    /// Events older than this are dropped, e.g. `3m`.
+    #[serde(default = "default_session_ttl", deserialize_with = "duration")]
+    pub ttl: Duration,
+    /// Most sessions buffered at once; the least recently active is dropped first.
+    #[serde(default = "default_max_sessions")]
+    pub max_sessions: usize,
+}
+
+fn default_session_messages() -> usize {
+    500
+}
+fn default_session_ttl() -> Duration {
+    Duration::from_secs(180)
+}
+fn default_max_sessions() -> usize {
+    10_000
+}
+
+impl Default for SessionBufferConfig {
+    fn default() -> Self {
+        SessionBufferConfig {
+            max_messages: default_session_messages(),
+            ttl: default_session_ttl(),
+            max_sessions: default_max_sessions(),
+        }
+    }
 }
 
 fn default_buffer_batches() -> usize {

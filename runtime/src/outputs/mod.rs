@@ -6,6 +6,7 @@
 //! ahead) and never holds the pipeline back.
 
 pub mod libsql;
+pub mod sessions;
 pub mod websocket;
 
 use crate::event::{DeadLetter, Event};

@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::broadcast;
 
 use super::Batch;
+use super::sessions::{Buffered, SessionRings};
+use crate::config::SessionBufferConfig;
 
 /// One broadcast batch and the sequence number of its first item.
 #[derive(Debug, Clone)]
@@ -36,6 +38,8 @@ pub struct TailHub {
     tx: broadcast::Sender<TailItem>,
     next_seq: AtomicU64,
     dead_letters: bool,
+    /// Recent events per session, for late subscribers.
+    sessions: SessionRings,
     /// Cancelled when a reload replaces or removes this stream: its clients are told and closed,
     /// so they reconnect to the new one instead of waiting on a stream nothing publishes to.
     retired: tokio_util::sync::CancellationToken,
@@ -43,9 +47,22 @@ pub struct TailHub {
 
 impl TailHub {
     /// `buffer` batches are kept for slow clients before they skip ahead.
-    pub fn new(buffer: usize, dead_letters: bool) -> TailHub {
+    pub fn new(buffer: usize, dead_letters: bool, sessions: SessionBufferConfig) -> TailHub {
         let (tx, _) = broadcast::channel(buffer.max(1));
-        TailHub { tx, next_seq: AtomicU64::new(0), dead_letters, retired: tokio_util::sync::CancellationToken::new() }
+        TailHub {
+            tx,
+            next_seq: AtomicU64::new(0),
+            dead_letters,
+            sessions: SessionRings::new(sessions),
+            retired: tokio_util::sync::CancellationToken::new(),
+        }
+    }
+
+    /// The session's buffered events, oldest first. Subscribe first, then ask for these, and skip
+    /// live events whose sequence number is not above the last buffered one: nothing is then
+    /// missed or seen twice.
+    pub fn recent(&self, session: &str) -> Vec<Buffered> {
+        self.sessions.recent(session, std::time::Instant::now())
     }
 
     /// Ends this stream's clients (a reload replaced it).
@@ -65,6 +82,8 @@ impl TailHub {
             return;
         }
         item.first_seq = self.next_seq.fetch_add(item.len(), Ordering::Relaxed);
+        // Buffered before it is sent, so a subscriber that misses it live finds it buffered.
+        self.sessions.record(item.first_seq, &batch.events, std::time::Instant::now());
         let _ = self.tx.send(item);
     }
 

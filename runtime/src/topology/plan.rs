@@ -121,7 +121,7 @@ impl Topology {
             changes
                 .outputs_changed
                 .push(websocket.as_ref().and_then(|c| c.name.clone()).unwrap_or_else(|| "websocket".into()));
-            websocket.as_ref().map(|c| Arc::new(TailHub::new(c.buffer_batches, c.dead_letters)))
+            websocket.as_ref().map(|c| Arc::new(TailHub::new(c.buffer_batches, c.dead_letters, c.sessions.clone())))
         };
 
         let old_http = current.pipeline.as_ref().and_then(|p| http_config(p).cloned());
