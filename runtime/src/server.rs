@@ -102,9 +102,6 @@ impl Server {
         .await?;
 
         let shutdown = CancellationToken::new();
-        if let Ok(text) = std::fs::read_to_string(&options.pipeline.path) {
-            topology.loaded_from(&text);
-        }
         reload::spawn_triggers(topology.clone(), options.pipeline.path.clone(), shutdown.clone());
         let state = AppState(Arc::new(Shared {
             store: store.clone(),

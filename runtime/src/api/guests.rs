@@ -57,20 +57,7 @@ async fn upload(
             format!("a guest component may be at most {MAX_GUEST_BYTES} bytes"),
         )
     };
-    let declared = headers
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_GUEST_BYTES) {
-        return Err(too_large());
-    }
-    let body = axum::body::to_bytes(body, MAX_GUEST_BYTES).await.map_err(|e| {
-        if e.to_string().contains("length limit exceeded") {
-            too_large()
-        } else {
-            ApiError::bad_request("unreadable_body", format!("cannot read the request body: {e}"))
-        }
-    })?;
+    let body = super::read_limited(&headers, body, MAX_GUEST_BYTES, too_large).await?;
     // Checked after reading the body, so a client still sending it gets this answer rather than
     // a reset connection.
     crate::config::validate_guest_name(&name).map_err(|m| ApiError::bad_request("invalid_name", m))?;

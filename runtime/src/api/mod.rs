@@ -3,6 +3,7 @@
 //! without a socket.
 
 mod auth;
+mod body;
 mod error;
 mod guests;
 mod ops;
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 pub use auth::{Access, AccessError};
+pub(crate) use body::read_limited;
 pub use error::ApiError;
 pub use guests::MAX_GUEST_BYTES;
 

@@ -46,6 +46,8 @@ pub struct Pipeline {
     pub config: PipelineConfig,
     /// The file it was read from; guest paths are relative to its directory.
     pub path: PathBuf,
+    /// The file's text, so a reload can tell whether the file really changed.
+    pub text: String,
 }
 
 impl Pipeline {
@@ -73,7 +75,7 @@ impl Pipeline {
                 message: strip_location(&inner.to_string()),
             }
         })?;
-        let pipeline = Pipeline { config, path: path.to_path_buf() };
+        let pipeline = Pipeline { config, path: path.to_path_buf(), text: text.to_string() };
         pipeline.validate(text)?;
         Ok(pipeline)
     }
@@ -202,6 +204,20 @@ pub enum GuestSource {
 }
 
 impl GuestSource {
+    /// The component bytes of a built-in or file guest; `None` for an uploaded guest, whose
+    /// versions live in the server's registry.
+    pub fn local_bytes(&self) -> Result<Option<std::borrow::Cow<'static, [u8]>>, String> {
+        match self {
+            GuestSource::Builtin(name) => builtin::get(name)
+                .map(|b| Some(std::borrow::Cow::Borrowed(b)))
+                .ok_or_else(|| format!("`{name}` is not a built-in guest")),
+            GuestSource::File(path) => std::fs::read(path)
+                .map(|b| Some(std::borrow::Cow::Owned(b)))
+                .map_err(|e| format!("cannot read guest {}: {e}", path.display())),
+            GuestSource::Registry(_) => Ok(None),
+        }
+    }
+
     /// The guest's name: what versions are uploaded under and activated by.
     pub fn guest_name(&self) -> Result<String, String> {
         match self {

@@ -26,29 +26,40 @@ struct Ring {
     last_active: Instant,
 }
 
+/// How often rings no event touched are swept for expired events.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// The rings of every session seen recently.
 #[derive(Debug)]
 pub struct SessionRings {
     limits: SessionBufferConfig,
-    sessions: Mutex<HashMap<String, Ring>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    sessions: HashMap<String, Ring>,
+    last_sweep: Option<Instant>,
 }
 
 impl SessionRings {
     pub fn new(limits: SessionBufferConfig) -> Self {
-        SessionRings { limits, sessions: Mutex::new(HashMap::new()) }
+        SessionRings { limits, inner: Mutex::new(Inner { sessions: HashMap::new(), last_sweep: None }) }
     }
 
     /// Buffers the events of a batch that carry a session id; `first_seq` is the stream sequence
     /// number of the batch's first event.
     pub fn record(&self, first_seq: u64, events: &[Event], now: Instant) {
-        if self.limits.max_messages == 0 {
+        // This runs on the processor thread for every batch: batches without sessions cost a scan.
+        if self.limits.max_messages == 0 || !events.iter().any(|e| e.session_id.is_some()) {
             return;
         }
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let sessions = &mut inner.sessions;
         for (i, event) in events.iter().enumerate() {
             let Some(session) = event.session_id.as_deref() else { continue };
             if !sessions.contains_key(session) && sessions.len() >= self.limits.max_sessions {
-                evict_least_recent(&mut sessions);
+                evict_least_recent(sessions);
             }
             let ring = sessions
                 .entry(session.to_string())
@@ -59,17 +70,22 @@ impl SessionRings {
                 ring.items.pop_front();
             }
         }
-        let ttl = self.limits.ttl;
-        sessions.retain(|_, ring| {
-            expire(ring, now, ttl);
-            !ring.items.is_empty()
-        });
+        // Rings of quiet sessions would keep expired events (and their memory) until read; sweep
+        // them now and then rather than on every batch.
+        if inner.last_sweep.is_none_or(|at| now.saturating_duration_since(at) >= SWEEP_EVERY) {
+            inner.last_sweep = Some(now);
+            let ttl = self.limits.ttl;
+            inner.sessions.retain(|_, ring| {
+                expire(ring, now, ttl);
+                !ring.items.is_empty()
+            });
+        }
     }
 
     /// The session's buffered events, oldest first, none older than the TTL.
     pub fn recent(&self, session: &str, now: Instant) -> Vec<Buffered> {
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(ring) = sessions.get_mut(session) else { return Vec::new() };
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(ring) = inner.sessions.get_mut(session) else { return Vec::new() };
         expire(ring, now, self.limits.ttl);
         ring.items.iter().map(|(_, b)| b.clone()).collect()
     }

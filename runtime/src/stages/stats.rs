@@ -47,10 +47,8 @@ impl Default for VersionStats {
 
 impl VersionStats {
     pub fn new() -> Self {
-        // The bounds are constants that hdrhistogram accepts; the fallback never runs.
-        let latency = Histogram::new_with_bounds(1, 3_600_000_000, 2)
-            .or_else(|_| Histogram::new(2))
-            .unwrap_or_else(|_| unreachable!("2 significant digits is always valid"));
+        let latency =
+            Histogram::new_with_bounds(1, 3_600_000_000, 2).expect("constant bounds that hdrhistogram accepts");
         VersionStats {
             calls: AtomicU64::new(0),
             events_in: AtomicU64::new(0),

@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::expect::Observed;
-use crate::config::{GuestSource, Pipeline};
+use crate::config::Pipeline;
 use crate::event::{DeadLetter, Event, now_ns};
 use crate::stages::Stage;
 use crate::telemetry::Metrics;
-use crate::wasm::{Guest, GuestState, StateLimits, WasmHost, builtin};
+use crate::wasm::{Guest, GuestState, StateLimits, WasmHost};
 
 /// A stage whose guest could not be loaded, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,18 +35,12 @@ pub fn load_guests(
         .map(|stage| {
             let fail = |message: String| LoadFailure { stage: stage.name.clone(), message };
             let source = pipeline.guest_source(stage);
-            let loaded = match &source {
-                GuestSource::Builtin(name) => match builtin::get(name) {
-                    Some(bytes) => wasm.load(name, bytes),
-                    None => return Err(fail(format!("`{name}` is not a built-in guest"))),
-                },
-                GuestSource::File(path) => wasm.load_file(&source.guest_name().map_err(fail)?, path),
-                GuestSource::Registry(name) => {
-                    let bytes = crate::guests::resolve_for_test(data_dir, &stage.name, name).map_err(fail)?;
-                    wasm.load(name, &bytes)
-                }
+            let name = source.guest_name().map_err(fail)?;
+            let bytes = match source.local_bytes().map_err(fail)? {
+                Some(bytes) => bytes,
+                None => crate::guests::resolve_for_test(data_dir, &stage.name, &name).map_err(fail)?.into(),
             };
-            loaded.map_err(|e| fail(e.to_string()))
+            wasm.load(&name, &bytes).map_err(|e| fail(e.to_string()))
         })
         .collect()
 }

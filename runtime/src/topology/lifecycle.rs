@@ -2,8 +2,6 @@
 //! the API lists. Every change is prepared off the hot path (compiled, and `init` tried on a
 //! private copy of the stage's state) and then switched by the processor between two batches.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 use tokio::sync::oneshot;
 
@@ -11,7 +9,7 @@ use super::processor::Control;
 use super::{StageInfo, Topology};
 use crate::guests::{ActiveRecord, RegistryError, Source, VersionInfo};
 use crate::stages::canary::CanaryReport;
-use crate::stages::{StatsSnapshot, Version, config_json, instance_limits};
+use crate::stages::{StatsSnapshot, Version};
 use crate::wasm::LoadError;
 
 /// Why a lifecycle request failed. Each maps to one API error code.
@@ -170,14 +168,7 @@ impl Topology {
     /// so a version that cannot start is refused before the running stage is touched.
     async fn trial(&self, info: &StageInfo, version: &Version) -> Result<(), LifecycleError> {
         let state = self.state(&info.config).await.map_err(|e| LifecycleError::Failed(e.to_string()))?;
-        let trial_state = Arc::new(state.snapshot());
-        let json = config_json(&info.config).map_err(|e| LifecycleError::Failed(e.to_string()))?;
-        let limits = instance_limits(&info.config);
-        let guest = version.guest.clone();
-        tokio::task::spawn_blocking(move || guest.instantiate(trial_state, limits, &json).map(drop))
-            .await
-            .map_err(|e| LifecycleError::Failed(e.to_string()))?
-            .map_err(|e| LifecycleError::Failed(e.to_string()))
+        super::trial(&info.config, version, &state).await.map_err(|e| LifecycleError::Failed(e.to_string()))
     }
 
     /// Starts `version` of `guest` as a canary next to the active version.

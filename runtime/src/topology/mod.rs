@@ -141,6 +141,19 @@ pub struct Topology {
     pub reloads: ReloadLog,
 }
 
+/// Creates an instance of `version` with the stage's config and limits on a private copy of
+/// `state`, on a blocking thread, and drops it: whether the version can start, found out without
+/// touching the running stage or its state.
+async fn trial(config: &StageConfig, version: &Version, state: &GuestState) -> Result<(), CallError> {
+    let trial_state = Arc::new(state.snapshot());
+    let json = crate::stages::config_json(config)?;
+    let limits = crate::stages::instance_limits(config);
+    let guest = version.guest.clone();
+    tokio::task::spawn_blocking(move || guest.instantiate(trial_state, limits, &json).map(drop))
+        .await
+        .map_err(|e| CallError::Init(format!("init task failed: {e}")))?
+}
+
 impl Topology {
     /// Starts the processor and store output threads, then installs `pipeline` through
     /// [`Topology::apply`]: loading every guest and running each `init`, so a bad config fails
@@ -186,6 +199,7 @@ impl Topology {
             reloads: ReloadLog::default(),
         });
         topology.apply(pipeline).await?;
+        *topology.reloads.last_text.lock().unwrap_or_else(|p| p.into_inner()) = Some(pipeline.text.clone());
         Ok(topology)
     }
 

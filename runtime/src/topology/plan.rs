@@ -9,12 +9,11 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::processor::{Settings, Slot};
-use super::{Current, StageInfo, Topology, TopologyError};
+use super::{Current, StageInfo, Topology, TopologyError, trial};
 use crate::config::{GuestSource, InputConfig, OutputConfig, Pipeline};
 use crate::guests::{ActiveRecord, Source};
 use crate::inputs::http::HttpInput;
 use crate::outputs::websocket::TailHub;
-use crate::stages::{config_json, instance_limits};
 use crate::wasm::builtin;
 
 /// A fully built topology, ready to install.
@@ -89,16 +88,8 @@ impl Topology {
             // The trial keeps a failing `init` off the processor thread while a pipeline runs; at
             // start-up nothing runs yet, so the install's own `init` is the only one needed.
             if current.pipeline.is_some() {
-                let trial_state = Arc::new(state.snapshot());
-                let json =
-                    config_json(config).map_err(|source| TopologyError::Init { stage: stage.clone(), source })?;
-                let (guest_ref, limits) = (version.guest.clone(), instance_limits(config));
-                tokio::task::spawn_blocking(move || guest_ref.instantiate(trial_state, limits, &json).map(drop))
+                trial(config, &version, &state)
                     .await
-                    .map_err(|e| TopologyError::Guest {
-                        stage: stage.clone(),
-                        message: format!("init task failed: {e}"),
-                    })?
                     .map_err(|source| TopologyError::Init { stage: stage.clone(), source })?;
             }
             slots.push(Slot::New { config: config.clone(), version, state });
@@ -152,20 +143,13 @@ impl Topology {
     /// added to the registry (so they can be rolled back to later) and their base is their hash;
     /// an uploaded guest's base is its name and its version the newest upload, if any.
     fn base_version(&self, stage: &str, guest: &str, source: &GuestSource) -> Result<Base, TopologyError> {
-        let (bytes, kind): (Cow<'static, [u8]>, _) = match source {
-            GuestSource::Builtin(name) => (Cow::Borrowed(builtin::get(name).unwrap_or_default()), Source::Builtin),
-            GuestSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|e| TopologyError::Guest {
-                    stage: stage.to_string(),
-                    message: format!("cannot read guest {}: {e}", path.display()),
-                })?;
-                (Cow::Owned(bytes), Source::File)
-            }
-            GuestSource::Registry(name) => {
-                let sha256 = self.registry.latest_upload(name).map(|v| v.sha256);
-                return Ok(Base { base: format!("upload:{name}"), sha256, bytes: None });
-            }
+        let local =
+            source.local_bytes().map_err(|message| TopologyError::Guest { stage: stage.to_string(), message })?;
+        let Some(bytes) = local else {
+            let sha256 = self.registry.latest_upload(guest).map(|v| v.sha256);
+            return Ok(Base { base: format!("upload:{guest}"), sha256, bytes: None });
         };
+        let kind = if matches!(source, GuestSource::Builtin(_)) { Source::Builtin } else { Source::File };
         let (info, _) = self.registry.add(guest, &bytes, kind, None)?;
         Ok(Base { base: info.sha256.clone(), sha256: Some(info.sha256), bytes: Some(bytes) })
     }

@@ -32,7 +32,7 @@ pub enum Slot {
 }
 
 /// Pipeline-wide settings of a topology.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     /// Most events in one batch.
     pub max_events: usize,
@@ -73,26 +73,19 @@ pub struct Processor {
 struct Running {
     stages: Vec<Stage>,
     settings: Settings,
+    /// Whether a topology has been installed; until then nothing is read from the journal.
+    installed: bool,
 }
 
 impl Processor {
     pub fn run(mut self) {
-        // Nothing is read from the journal before the first topology is installed.
-        let mut running = loop {
+        let mut running = Running { stages: Vec::new(), settings: Settings::default(), installed: false };
+        while !running.installed {
             match self.control.blocking_recv() {
-                Some(Control::Install { slots, settings, reply }) => match build(Vec::new(), slots, &self.metrics) {
-                    Ok(stages) => {
-                        let _ = reply.send(Ok(()));
-                        break Running { stages, settings };
-                    }
-                    Err((_, e)) => {
-                        let _ = reply.send(Err(e));
-                    }
-                },
-                Some(other) => refuse(other, "the pipeline is not running yet"),
+                Some(message) => handle(&mut running, message, &self.metrics),
                 None => return,
             }
-        };
+        }
         let mut writer_closed = false;
         let mut control_open = true;
         loop {
@@ -169,6 +162,7 @@ fn handle(running: &mut Running, message: Control, metrics: &Arc<Metrics>) {
                 Ok(stages) => {
                     running.stages = stages;
                     running.settings = settings;
+                    running.installed = true;
                     let _ = reply.send(Ok(()));
                 }
                 Err((old, e)) => {
@@ -230,15 +224,6 @@ fn build(old: Vec<Stage>, slots: Vec<Slot>, metrics: &Arc<Metrics>) -> Result<Ve
         }
     }
     Ok(stages)
-}
-
-fn refuse(message: Control, why: &str) {
-    match message {
-        Control::Install { reply, .. } => drop(reply.send(Err(why.into()))),
-        Control::Swap { reply, .. } => drop(reply.send(Err(why.into()))),
-        Control::CanaryStart { reply, .. } => drop(reply.send(Err(why.into()))),
-        Control::CanaryStop { reply, .. } => drop(reply.send(None)),
-    }
 }
 
 fn report_read_error(e: &JournalError, position: u64) {

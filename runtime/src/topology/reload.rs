@@ -44,7 +44,7 @@ pub struct ReloadLog {
     inner: Mutex<ReloadStatus>,
     /// The file's text at the last reload attempt, so the watcher skips events that did not change
     /// it (a file already reloaded through the API or a signal, an editor touching it).
-    last_text: Mutex<Option<String>>,
+    pub(super) last_text: Mutex<Option<String>>,
 }
 
 impl ReloadLog {
@@ -69,11 +69,6 @@ impl ReloadLog {
 }
 
 impl Topology {
-    /// Remembers the text the running pipeline was built from (at start-up).
-    pub fn loaded_from(&self, text: &str) {
-        *self.reloads.last_text.lock().unwrap_or_else(|p| p.into_inner()) = Some(text.to_string());
-    }
-
     /// Re-reads the pipeline file and applies it. `trigger` says why, for the log and `/stats`.
     pub async fn reload(&self, trigger: &str) -> Result<Changes, String> {
         self.reload_file(trigger, false).await.unwrap_or_else(|| Ok(Changes::default()))

@@ -19,7 +19,7 @@ use axum::routing::post;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::api::{ApiError, AppState};
+use crate::api::{ApiError, AppState, read_limited};
 use crate::config::HttpInputConfig;
 use crate::event::now_ns;
 use crate::journal::JournalEvent;
@@ -112,18 +112,8 @@ async fn accept_with(
     let limits = &input.limits;
     let _permit =
         input.permits.try_acquire().map_err(|_| ApiError::too_many_requests(limits.max_concurrent_requests))?;
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limits.max_body_bytes) {
-        return Err(ApiError::body_too_large(limits.max_body_bytes));
-    }
-    let bytes = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|e| {
-        if e.to_string().contains("length limit exceeded") {
-            ApiError::body_too_large(limits.max_body_bytes)
-        } else {
-            ApiError::bad_request("unreadable_body", format!("cannot read the request body: {e}"))
-        }
-    })?;
+    let bytes =
+        read_limited(headers, body, limits.max_body_bytes, || ApiError::body_too_large(limits.max_body_bytes)).await?;
     let pending = state.durable.borrow().saturating_sub(*state.stored.borrow());
     let max_pending = state.live.max_pending_bytes();
     if pending > max_pending {
