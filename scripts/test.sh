@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# What only the tests need: a real ZeroMQ peer (pyzmq).
+scripts/setup-test.sh
 (cd guests && cargo test --target-dir ../target/guests)
 cargo test --workspace
 # Every pipeline file's own test cases, against the real guests under their real limits.

@@ -23,6 +23,7 @@ pub mod guests;
 pub mod inputs;
 pub mod journal;
 pub mod outputs;
+pub mod retry;
 pub mod scaffold;
 pub mod server;
 pub mod stages;

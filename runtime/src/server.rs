@@ -93,6 +93,8 @@ impl Server {
                 store: store.clone(),
                 registry,
                 journal_dir,
+                data_dir: options.data_dir.clone(),
+                appender: appender.clone(),
                 durable: durable.clone(),
                 cipher,
                 metrics: metrics.clone(),
@@ -107,7 +109,7 @@ impl Server {
             store: store.clone(),
             appender: appender.clone(),
             durable,
-            stored: topology.stored.clone(),
+            stored: topology.offsets.held(),
             live: topology.live.clone(),
             topology: topology.clone(),
             metrics,
@@ -152,6 +154,7 @@ impl Running {
         if tokio::time::timeout(self.timeout, self.http).await.is_err() {
             tracing::warn!("in-flight HTTP requests did not finish in time");
         }
+        self.topology.stop_inputs().await;
         self.appender.close();
         let journal = self.journal;
         let topology = self.topology;

@@ -64,7 +64,9 @@ pub struct Metrics {
     pub output_events: Family<OutputLabel, Counter>,
     pub output_errors: Family<OutputLabel, Counter>,
     pub ingest_to_stored_seconds: Histogram,
+    pub ingest_to_output_seconds: Family<OutputLabel, Histogram, fn() -> Histogram>,
     pub journal_pending_bytes: Gauge,
+    pub output_pending_bytes: Family<OutputLabel, Gauge>,
     pub tail_clients: Gauge,
     pub reloads: Family<ReloadLabel, Counter>,
     /// Plain totals for `/stats`.
@@ -110,7 +112,9 @@ impl Metrics {
             output_events: Family::default(),
             output_errors: Family::default(),
             ingest_to_stored_seconds: latency_histogram(),
+            ingest_to_output_seconds: Family::new_with_constructor(latency_histogram),
             journal_pending_bytes: Gauge::default(),
+            output_pending_bytes: Family::default(),
             tail_clients: Gauge::default(),
             reloads: Family::default(),
             totals: Totals::default(),
@@ -135,9 +139,19 @@ impl Metrics {
             m.ingest_to_stored_seconds.clone(),
         );
         registry.register(
+            "ingest_to_output_seconds",
+            "Time from acknowledged ingest to durably delivered, per task output (PostgreSQL, Kafka)",
+            m.ingest_to_output_seconds.clone(),
+        );
+        registry.register(
             "journal_pending_bytes",
             "Journal bytes not yet committed by every output",
             m.journal_pending_bytes.clone(),
+        );
+        registry.register(
+            "output_pending_bytes",
+            "Journal bytes a durable output has not yet committed (it waits while its far end is down)",
+            m.output_pending_bytes.clone(),
         );
         registry.register("tail_clients", "Connected live-tail clients", m.tail_clients.clone());
         registry.register(

@@ -4,16 +4,22 @@
 //! One test binary; shared helpers in [`helpers`]; one module per concern.
 
 mod helpers;
+mod pg;
 
+mod amqp;
 mod cli;
 mod durability;
 mod encryption;
 mod hotswap;
 mod ingest;
+mod kafka;
 mod lifecycle;
 mod malformed;
 mod pipeline_tests;
+mod postgres;
 mod reload;
 mod sandbox;
+mod seeds;
 mod sessions;
 mod tail;
+mod zeromq;

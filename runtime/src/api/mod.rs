@@ -38,7 +38,7 @@ pub struct Shared {
     pub appender: Appender,
     /// The journal's durable end offset.
     pub durable: watch::Receiver<u64>,
-    /// The offset the store has committed.
+    /// The offset every durable output (the store, PostgreSQL, Kafka) has committed.
     pub stored: watch::Receiver<u64>,
     /// The running pipeline, for the management API.
     pub topology: Arc<Topology>,

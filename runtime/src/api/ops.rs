@@ -62,7 +62,37 @@ fn pending_bytes(state: &AppState) -> u64 {
     let stored = *state.stored.borrow();
     let pending = durable.saturating_sub(stored);
     state.metrics.journal_pending_bytes.set(pending as i64);
+    for (output, offset) in state.topology.offsets.all() {
+        let label = crate::telemetry::OutputLabel { output };
+        state.metrics.output_pending_bytes.get_or_create(&label).set(durable.saturating_sub(offset) as i64);
+    }
     pending
+}
+
+/// Each durable output: how far it has committed, how much waits for it, and its last failure
+/// since it last succeeded (an output whose far end is down shows it here while events wait).
+fn outputs(state: &AppState) -> serde_json::Value {
+    let durable = *state.durable.borrow();
+    let errors = state.topology.offsets.errors();
+    let outputs: serde_json::Map<String, serde_json::Value> = state
+        .topology
+        .offsets
+        .all()
+        .into_iter()
+        .map(|(name, offset)| {
+            let error = errors
+                .get(&name)
+                .map(|(at, message)| json!({ "at": crate::event::format_ns(*at), "message": message }));
+            let value = json!({
+                "committed_offset": offset,
+                "pending_bytes": durable.saturating_sub(offset),
+                "waiting": error.is_some(),
+                "last_error": error,
+            });
+            (name, value)
+        })
+        .collect();
+    serde_json::Value::Object(outputs)
 }
 
 async fn stats(State(state): State<AppState>) -> impl IntoResponse {
@@ -79,6 +109,7 @@ async fn stats(State(state): State<AppState>) -> impl IntoResponse {
             "stored_offset": *state.stored.borrow(),
             "pending_bytes": pending,
         },
+        "outputs": outputs(&state),
         "reload": state.topology.reloads.status(),
         "uptime_seconds": state.started.elapsed().as_secs(),
     }))

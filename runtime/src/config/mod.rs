@@ -3,8 +3,12 @@
 //! A pipeline file is YAML (schema in [`pipeline`]). Errors name the file, the line and the
 //! offending key, so `sluice check` can point straight at the mistake.
 
+pub mod amqp;
+pub mod kafka;
 mod pipeline;
+pub mod postgres;
 pub mod testcase;
+pub mod zeromq;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -112,6 +116,33 @@ impl Pipeline {
         if http_inputs > 1 {
             return Err(fail("inputs".into(), "http", "at most one `http` input: the HTTP server is shared".into()));
         }
+        let mut input_names = std::collections::HashSet::new();
+        for (i, input) in c.inputs.iter().enumerate() {
+            if !input_names.insert(input.name()) {
+                return Err(fail(
+                    format!("inputs[{i}]"),
+                    input.name(),
+                    format!("input name `{}` is used twice; give one a `name`", input.name()),
+                ));
+            }
+            if let InputConfig::Amqp(a) = input {
+                if !a.routing_keys.is_empty() && a.exchange.is_none() {
+                    return Err(fail(
+                        format!("inputs[{i}].amqp.routing_keys"),
+                        "routing_keys",
+                        "routing keys need an `exchange` to bind the queue to".into(),
+                    ));
+                }
+                if a.queue.is_empty() {
+                    return Err(fail(format!("inputs[{i}].amqp.queue"), "queue", "must not be empty".into()));
+                }
+            }
+            if let InputConfig::Zeromq(z) = input
+                && let Err(message) = z.validate()
+            {
+                return Err(fail(format!("inputs[{i}].zeromq"), "zeromq", message));
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, stage) in c.stages.iter().enumerate() {
             let key = format!("stages[{i}]");
@@ -171,6 +202,22 @@ impl Pipeline {
             }
         }
         for (i, output) in c.outputs.iter().enumerate() {
+            if output.name() == "libsql" && !matches!(output, OutputConfig::Libsql(_)) {
+                return Err(fail(
+                    format!("outputs[{i}]"),
+                    "libsql",
+                    "the name `libsql` belongs to the embedded store; choose another".into(),
+                ));
+            }
+            if let OutputConfig::Postgres(p) = output
+                && (p.pool.max == 0 || p.pool.min > p.pool.max)
+            {
+                return Err(fail(
+                    format!("outputs[{i}].postgres.pool"),
+                    "pool",
+                    format!("needs 1 <= max and min <= max (got min {}, max {})", p.pool.min, p.pool.max),
+                ));
+            }
             if let OutputConfig::Websocket(w) = output
                 && w.sessions.max_sessions == 0
             {

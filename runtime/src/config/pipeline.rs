@@ -5,6 +5,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use super::amqp::AmqpInputConfig;
+use super::kafka::{KafkaInputConfig, KafkaOutputConfig};
+use super::postgres::PostgresOutputConfig;
+use super::zeromq::ZeromqInputConfig;
+
 /// A pipeline: inputs feed an ordered list of stages whose result goes to every output.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,12 +63,21 @@ pub enum InputConfig {
     /// The HTTP ingest endpoints (`/api/v1/ingest` and the seed-compatible ones). The listen address
     /// is a process setting (`--http`), not part of the pipeline.
     Http(HttpInputConfig),
+    /// A RabbitMQ queue (`amqp.rs`).
+    Amqp(AmqpInputConfig),
+    /// Kafka topics, as a member of a consumer group (`kafka.rs`).
+    Kafka(KafkaInputConfig),
+    /// A ZeroMQ SUB socket (`zeromq.rs`).
+    Zeromq(ZeromqInputConfig),
 }
 
 impl InputConfig {
     pub fn name(&self) -> &str {
         match self {
             InputConfig::Http(c) => c.name.as_deref().unwrap_or("http"),
+            InputConfig::Amqp(c) => c.name.as_deref().unwrap_or("amqp"),
+            InputConfig::Kafka(c) => c.name.as_deref().unwrap_or("kafka"),
+            InputConfig::Zeromq(c) => c.name.as_deref().unwrap_or("zeromq"),
         }
     }
 }
@@ -181,6 +195,10 @@ pub enum OutputConfig {
     Libsql(LibsqlOutputConfig),
     /// The live stream served at `/api/v1/tail`.
     Websocket(WebsocketOutputConfig),
+    /// A PostgreSQL database (`postgres.rs`).
+    Postgres(PostgresOutputConfig),
+    /// A Kafka topic (`kafka.rs`).
+    Kafka(KafkaOutputConfig),
 }
 
 impl OutputConfig {
@@ -188,6 +206,8 @@ impl OutputConfig {
         match self {
             OutputConfig::Libsql(c) => c.name.as_deref().unwrap_or("libsql"),
             OutputConfig::Websocket(c) => c.name.as_deref().unwrap_or("websocket"),
+            OutputConfig::Postgres(c) => c.name.as_deref().unwrap_or("postgres"),
+            OutputConfig::Kafka(c) => c.name.as_deref().unwrap_or("kafka"),
         }
     }
 }

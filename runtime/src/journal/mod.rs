@@ -34,6 +34,14 @@ pub struct JournalEvent {
     pub received_ns: i64,
     pub input: String,
     pub raw: String,
+    /// The topic, subject or routing key it arrived on, when the transport has one.
+    pub topic: Option<String>,
+    /// The session it belongs to, when the transport says (seed 003's routing key
+    /// `logs.session.{id}`); a parsing stage keeps it unless the record names another.
+    pub session_id: Option<String>,
+    /// Set when the input could not accept the message (garbage, invalid UTF-8, too large): the
+    /// reason it is dead-lettered with instead of being processed.
+    pub rejected: Option<String>,
 }
 
 /// Why the journal could not take or give back events.

@@ -32,6 +32,17 @@ impl JournalReader {
         self.position
     }
 
+    /// Moves to `position`, which must be the start of a record (an offset some output committed).
+    pub fn seek(&mut self, position: u64) {
+        self.position = position;
+        self.open = None;
+    }
+
+    /// Where the oldest segment still on disk starts, if there is one.
+    pub fn first_offset(&self) -> Result<Option<u64>, JournalError> {
+        Ok(segment::list(&self.dir)?.first().copied())
+    }
+
     /// Reads whole records while they lie below `durable`, stopping once `max_events` is reached
     /// (a record is never split, so a batch can exceed it by one record).
     pub fn read(&mut self, durable: u64, max_events: usize) -> Result<Vec<Entry>, JournalError> {

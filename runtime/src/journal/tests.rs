@@ -7,6 +7,9 @@ fn events(n: usize, tag: &str) -> Vec<JournalEvent> {
             received_ns: i as i64,
             input: "http".into(),
             raw: format!("line {i}"),
+            topic: None,
+            session_id: None,
+            rejected: None,
         })
         .collect()
 }

@@ -4,21 +4,16 @@
 //! It runs on its own thread (with a small single-threaded runtime for libSQL's async API)
 //! because SQLite work is blocking; it must never run on the request-serving runtime.
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::Batch;
+use super::{Batch, Offsets};
 use crate::event::now_ns;
-use crate::journal;
 use crate::storage::Store;
 use crate::telemetry::{Metrics, OutputLabel, Totals};
-
-/// How often journal segments behind the store are deleted.
-const RELEASE_EVERY: Duration = Duration::from_secs(1);
 
 /// The running store output.
 #[derive(Debug)]
@@ -31,19 +26,18 @@ pub struct StoreOutput {
 pub struct StoreOutputConfig {
     pub name: String,
     pub store: Store,
-    pub journal_dir: PathBuf,
     pub metrics: Arc<Metrics>,
     /// Cancelled when shutdown gives up on a store that keeps failing.
     pub abort: CancellationToken,
 }
 
 impl StoreOutput {
-    /// Starts the thread. It drains `batches` until the sender is gone and publishes each
-    /// committed offset on `committed`.
+    /// Starts the thread. It drains `batches` until the sender is gone and records each
+    /// committed offset in `offsets`.
     pub fn spawn(
         config: StoreOutputConfig,
         batches: mpsc::Receiver<Arc<Batch>>,
-        committed: watch::Sender<u64>,
+        committed: Offsets,
     ) -> std::io::Result<StoreOutput> {
         let thread = std::thread::Builder::new().name("store-output".into()).spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
@@ -65,7 +59,7 @@ impl StoreOutput {
     }
 }
 
-async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>, committed: watch::Sender<u64>) {
+async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>, committed: Offsets) {
     let label = OutputLabel { output: config.name.clone() };
     let mut writer = loop {
         match config.store.writer().await {
@@ -78,7 +72,6 @@ async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>,
             }
         }
     };
-    let mut last_release = Instant::now();
     while let Some(batch) = batches.recv().await {
         let mut backoff = Duration::from_millis(50);
         loop {
@@ -87,23 +80,18 @@ async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>,
                     if applied {
                         record(&config, &label, &batch);
                     }
-                    committed.send_replace(batch.end_offset);
+                    committed.commit(&config.name, batch.end_offset);
                     break;
                 }
                 Err(e) => {
                     config.metrics.output_errors.get_or_create(&label).inc();
+                    committed.fail(&config.name, e.to_string());
                     tracing::error!(error = %e, retry_in = ?backoff, "store write failed; the batch stays in the journal and is retried");
                     if sleep_or_abort(&config.abort, backoff).await {
                         return;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
-            }
-        }
-        if last_release.elapsed() >= RELEASE_EVERY {
-            last_release = Instant::now();
-            if let Err(e) = journal::release(&config.journal_dir, batch.end_offset) {
-                tracing::warn!(error = %e, "cannot release journal segments");
             }
         }
     }

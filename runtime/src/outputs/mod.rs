@@ -1,13 +1,19 @@
-//! Where processed batches go: the embedded store ([`libsql`]) and the live stream
-//! ([`websocket`]).
+//! Where processed batches go: the embedded store ([`libsql`]), PostgreSQL ([`postgres`]), Kafka
+//! ([`kafka`]) and the live stream ([`websocket`]).
 //!
 //! A durable output reports the journal offset it has committed; the journal is released only
 //! behind every durable output. The live stream is best-effort by nature (a slow client skips
 //! ahead) and never holds the pipeline back.
 
+pub mod kafka;
 pub mod libsql;
+mod offsets;
+pub mod postgres;
 pub mod sessions;
+pub mod sink;
 pub mod websocket;
+
+pub use offsets::Offsets;
 
 use crate::event::{DeadLetter, Event};
 use crate::wasm::StateWrite;

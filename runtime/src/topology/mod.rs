@@ -15,8 +15,10 @@
 //! processor to install it between two batches. Start-up goes through the same path. If anything
 //! fails, the running topology stays as it was and the error is returned.
 
+mod inputs;
 mod lifecycle;
 pub mod live;
+mod outputs;
 mod plan;
 mod processor;
 pub mod reload;
@@ -28,10 +30,13 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Pipeline, StageConfig, WebsocketOutputConfig};
+use crate::config::{InputConfig, Pipeline, StageConfig, WebsocketOutputConfig};
 use crate::guests::{ActiveRecord, Registry, RegistryError};
-use crate::journal::{JournalCipher, JournalReader};
+use crate::inputs::InputContext;
+use crate::journal::{Appender, JournalCipher, JournalReader};
+use crate::outputs::Offsets;
 use crate::outputs::libsql::{StoreOutput, StoreOutputConfig};
+use crate::outputs::sink::SinkContext;
 use crate::outputs::websocket::TailHub;
 use crate::stages::Version;
 use crate::stages::canary::SharedReport;
@@ -46,6 +51,10 @@ pub use reload::{ReloadLog, ReloadStatus};
 
 /// Batches in flight between the processor and the store output.
 const STORE_QUEUE: usize = 4;
+/// The embedded store's name among the durable outputs' offsets.
+pub const STORE_OUTPUT: &str = "libsql";
+/// How often journal segments behind every output are deleted.
+const RELEASE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// Control messages waiting for the processor; senders wait beyond this.
 const CONTROL_QUEUE: usize = 16;
 
@@ -87,6 +96,10 @@ pub struct TopologyContext {
     pub store: Store,
     pub registry: Arc<Registry>,
     pub journal_dir: PathBuf,
+    /// The data directory (outputs that keep their own offset keep it there).
+    pub data_dir: PathBuf,
+    /// Where inputs append.
+    pub appender: Appender,
     /// The journal's durable end offset (from its writer).
     pub durable: watch::Receiver<u64>,
     /// Set when the store is encrypted: the journal is too.
@@ -112,6 +125,8 @@ struct Current {
     stages: Vec<StageInfo>,
     websocket: Option<WebsocketOutputConfig>,
     tail: Option<Arc<TailHub>>,
+    inputs: inputs::Inputs,
+    sinks: outputs::Sinks,
 }
 
 /// The running pipeline: the processor and store output threads and what runs in them.
@@ -123,8 +138,15 @@ pub struct Topology {
     metrics: Arc<Metrics>,
     control: mpsc::Sender<Control>,
     threads: Mutex<Option<(std::thread::JoinHandle<()>, StoreOutput)>>,
-    /// The journal offset the store has committed.
-    pub stored: watch::Receiver<u64>,
+    runtime: tokio::runtime::Handle,
+    /// How far each durable output has committed the journal.
+    pub offsets: Offsets,
+    appender: Appender,
+    durable: watch::Receiver<u64>,
+    data_dir: PathBuf,
+    abort: CancellationToken,
+    /// Cancelled once the pipeline has stopped.
+    stopped: CancellationToken,
     /// What request handlers read.
     pub live: Arc<live::Live>,
     /// Held for the whole of every change, so changes happen one at a time.
@@ -139,6 +161,38 @@ pub struct Topology {
     states: Mutex<HashMap<String, Arc<GuestState>>>,
     /// Reload count and last result.
     pub reloads: ReloadLog,
+}
+
+/// The outputs a plan started (or kept), before they join the current topology.
+#[derive(Debug, Default)]
+struct StartedSinks {
+    sinks: outputs::Sinks,
+    /// Names of the outputs started for this plan.
+    started: Vec<String>,
+}
+
+/// Deletes journal segments every durable output is past, at most once a second, while every
+/// output knows its offset.
+fn spawn_release(offsets: Offsets, journal_dir: PathBuf, stopped: CancellationToken) {
+    tokio::spawn(async move {
+        let mut held = offsets.held();
+        loop {
+            tokio::select! {
+                () = stopped.cancelled() => return,
+                changed = held.changed() => if changed.is_err() { return },
+            }
+            let offset = *held.borrow_and_update();
+            if offsets.all_known()
+                && let Err(e) = crate::journal::release(&journal_dir, offset)
+            {
+                tracing::warn!(error = %e, "cannot release journal segments");
+            }
+            tokio::select! {
+                () = stopped.cancelled() => return,
+                () = tokio::time::sleep(RELEASE_EVERY) => {}
+            }
+        }
+    });
 }
 
 /// Creates an instance of `version` with the stage's config and limits on a private copy of
@@ -160,23 +214,22 @@ impl Topology {
     /// here. Processing starts from the store's committed offset.
     pub async fn start(pipeline: &Pipeline, ctx: TopologyContext) -> Result<Arc<Topology>, TopologyError> {
         let start = ctx.store.committed_offset().await?;
-        let (stored_tx, stored) = watch::channel(start);
+        let offsets = Offsets::new(STORE_OUTPUT, start);
         let (batches_tx, batches_rx) = mpsc::channel(STORE_QUEUE);
         let store_output = StoreOutput::spawn(
             StoreOutputConfig {
-                name: "libsql".into(),
+                name: STORE_OUTPUT.into(),
                 store: ctx.store.clone(),
-                journal_dir: ctx.journal_dir.clone(),
                 metrics: ctx.metrics.clone(),
                 abort: ctx.abort.clone(),
             },
             batches_rx,
-            stored_tx,
+            offsets.clone(),
         )?;
         let (control, control_rx) = mpsc::channel(CONTROL_QUEUE);
         let processor = Processor {
             reader: JournalReader::new(&ctx.journal_dir, start, ctx.cipher),
-            durable: ctx.durable,
+            durable: ctx.durable.clone(),
             control: control_rx,
             batches: batches_tx,
             runtime: tokio::runtime::Handle::current(),
@@ -190,7 +243,13 @@ impl Topology {
             metrics: ctx.metrics,
             control,
             threads: Mutex::new(Some((processor, store_output))),
-            stored,
+            runtime: tokio::runtime::Handle::current(),
+            offsets,
+            appender: ctx.appender,
+            durable: ctx.durable.clone(),
+            data_dir: ctx.data_dir,
+            abort: ctx.abort.clone(),
+            stopped: CancellationToken::new(),
             live: Arc::new(live::Live::default()),
             current: tokio::sync::Mutex::new(Current::default()),
             view: Mutex::new(Vec::new()),
@@ -198,6 +257,7 @@ impl Topology {
             states: Mutex::new(HashMap::new()),
             reloads: ReloadLog::default(),
         });
+        spawn_release(topology.offsets.clone(), ctx.journal_dir, topology.stopped.clone());
         topology.apply(pipeline).await?;
         *topology.reloads.last_text.lock().unwrap_or_else(|p| p.into_inner()) = Some(pipeline.text.clone());
         Ok(topology)
@@ -208,11 +268,29 @@ impl Topology {
     /// so its in-flight permits) when its settings did not change. On error nothing changed.
     pub async fn apply(&self, pipeline: &Pipeline) -> Result<Changes, TopologyError> {
         let mut current = self.current.lock().await;
-        let plan = self.plan(pipeline, &current).await?;
+        let mut plan = self.plan(pipeline, &current).await?;
+        let mut sinks = self.start_sinks(pipeline, &mut current, &mut plan);
         let (reply, answer) = oneshot::channel();
         let install = Control::Install { slots: plan.slots, settings: plan.settings, reply };
-        self.control.send(install).await.map_err(|_| TopologyError::Stopped)?;
-        answer.await.map_err(|_| TopologyError::Stopped)?.map_err(TopologyError::Install)?;
+        let installed = match self.control.send(install).await {
+            Ok(()) => answer.await.map_err(|_| TopologyError::Stopped).and_then(|r| r.map_err(TopologyError::Install)),
+            Err(_) => Err(TopologyError::Stopped),
+        };
+        if let Err(e) = installed {
+            // The outputs started for this plan end with their queues; the running ones stay.
+            for name in sinks.started {
+                if !current.sinks.running.contains_key(&name) {
+                    self.offsets.remove(&name);
+                }
+            }
+            return Err(e);
+        }
+        for (name, _) in std::mem::take(&mut current.sinks.running) {
+            if !sinks.sinks.running.contains_key(&name) {
+                self.offsets.remove(&name);
+            }
+        }
+        let inputs = self.restart_inputs(pipeline, &mut current, &mut plan.changes).await;
         for info in &plan.current.stages {
             if let Err(e) = self.registry.set_active(&info.config.name, info.record.clone()) {
                 tracing::error!(stage = %info.config.name, error = %e, "cannot record the active guest version");
@@ -225,8 +303,91 @@ impl Topology {
             old.retire();
         }
         *self.view.lock().unwrap_or_else(|p| p.into_inner()) = plan.current.stages.clone();
-        *current = plan.current;
+        *current = Current { inputs, sinks: std::mem::take(&mut sinks.sinks), ..plan.current };
         Ok(plan.changes)
+    }
+
+    /// The task outputs the plan needs: unchanged ones keep running (the processor gets another
+    /// end of their queue), new or changed ones are started now, so they can find their offsets
+    /// while the install waits for them.
+    fn start_sinks(&self, pipeline: &Pipeline, current: &mut Current, plan: &mut plan::Plan) -> StartedSinks {
+        // An output added to a running pipeline does not replay history it never had.
+        let floor = if current.pipeline.is_some() { *self.offsets.held().borrow() } else { 0 };
+        let mut started = StartedSinks::default();
+        for output in pipeline.config.outputs.iter().filter(|o| outputs::is_task(o)) {
+            let name = output.name().to_string();
+            if let Some(running) = current.sinks.running.get(&name)
+                && running.config == *output
+            {
+                plan.settings.sinks.push(running.keep(&name));
+                plan.changes.outputs_kept.push(name.clone());
+                if let Some(running) = current.sinks.running.remove(&name) {
+                    started.sinks.running.insert(name, running);
+                }
+                continue;
+            }
+            let (ctx, sink, rx) = SinkContext::new(
+                &name,
+                &self.offsets,
+                floor,
+                self.metrics.clone(),
+                self.abort.clone(),
+                self.data_dir.clone(),
+            );
+            if let Some((running, sink)) = outputs::spawn(output, ctx, sink, rx) {
+                plan.settings.sinks.push(sink);
+                plan.changes.outputs_changed.push(name.clone());
+                started.started.push(name.clone());
+                started.sinks.running.insert(name, running);
+            }
+        }
+        started
+    }
+
+    /// After an install: inputs whose settings did not change keep running (and their
+    /// connections); changed ones are stopped and started again; removed ones are stopped.
+    async fn restart_inputs(
+        &self,
+        pipeline: &Pipeline,
+        current: &mut Current,
+        changes: &mut Changes,
+    ) -> inputs::Inputs {
+        let mut kept = inputs::Inputs::default();
+        let wanted: Vec<&InputConfig> =
+            pipeline.config.inputs.iter().filter(|i| !matches!(i, InputConfig::Http(_))).collect();
+        for config in &wanted {
+            let name = config.name().to_string();
+            match current.inputs.running.remove(&name) {
+                Some(running) if running.config == **config => {
+                    changes.inputs_kept.push(name.clone());
+                    kept.running.insert(name, running);
+                    continue;
+                }
+                Some(running) => running.stop(&name).await,
+                None => {}
+            }
+            changes.inputs_changed.push(name.clone());
+            let ctx = InputContext::new(
+                &name,
+                CancellationToken::new(),
+                self.metrics.clone(),
+                self.appender.clone(),
+                self.durable.clone(),
+                self.offsets.held(),
+                self.live.clone(),
+            );
+            if let Some(running) = inputs::spawn(config, ctx) {
+                kept.running.insert(name, running);
+            }
+        }
+        current.inputs.stop_all().await;
+        kept
+    }
+
+    /// Stops every broker input (shutdown, before the journal closes), so none is left holding
+    /// messages it cannot journal.
+    pub async fn stop_inputs(&self) {
+        self.current.lock().await.inputs.stop_all().await;
     }
 
     /// Updates the readers' copy of one stage after it changed.
@@ -257,6 +418,16 @@ impl Topology {
             }
             store_output.join();
         }
+        // The processor has dropped its ends of the output queues; with ours gone too, each
+        // output delivers what it holds and ends.
+        let sinks = std::mem::take(&mut self.current.blocking_lock().sinks.running);
+        for (name, sink) in sinks {
+            drop(sink.batches);
+            if let Err(e) = self.runtime.block_on(sink.task) {
+                tracing::error!(output = %name, error = %e, "output task failed");
+            }
+        }
+        self.stopped.cancel();
     }
 
     /// A loaded version of `guest`: compiled (or read from the compile cache) on a blocking

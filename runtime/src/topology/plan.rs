@@ -37,6 +37,7 @@ pub struct Changes {
     pub inputs_changed: Vec<String>,
     pub inputs_kept: Vec<String>,
     pub outputs_changed: Vec<String>,
+    pub outputs_kept: Vec<String>,
 }
 
 impl Topology {
@@ -104,7 +105,7 @@ impl Topology {
         let store_events = pipeline.config.outputs.iter().any(|o| matches!(o, OutputConfig::Libsql(_)));
         let websocket = pipeline.config.outputs.iter().find_map(|o| match o {
             OutputConfig::Websocket(c) => Some(c.clone()),
-            OutputConfig::Libsql(_) => None,
+            _ => None,
         });
         let tail = if websocket == current.websocket {
             current.tail.clone()
@@ -131,8 +132,20 @@ impl Topology {
 
         Ok(Plan {
             slots,
-            settings: Settings { max_events: pipeline.config.batch.max_events, store_events, tail: tail.clone() },
-            current: Current { pipeline: Some(pipeline.clone()), stages, websocket, tail },
+            settings: Settings {
+                max_events: pipeline.config.batch.max_events,
+                store_events,
+                tail: tail.clone(),
+                sinks: Vec::new(),
+            },
+            current: Current {
+                pipeline: Some(pipeline.clone()),
+                stages,
+                websocket,
+                tail,
+                inputs: Default::default(),
+                sinks: Default::default(),
+            },
             http,
             max_pending_bytes: pipeline.config.journal.max_pending_mib * 1024 * 1024,
             changes,
@@ -166,16 +179,17 @@ struct Base {
 }
 
 fn http_config(pipeline: &Pipeline) -> Option<&crate::config::HttpInputConfig> {
+    pipeline.config.inputs.iter().find_map(|i| match i {
+        InputConfig::Http(c) => Some(c),
+        _ => None,
+    })
+}
+
+fn input_name(pipeline: &Pipeline) -> String {
     pipeline
         .config
         .inputs
         .iter()
-        .map(|i| match i {
-            InputConfig::Http(c) => c,
-        })
-        .next()
-}
-
-fn input_name(pipeline: &Pipeline) -> String {
-    pipeline.config.inputs.first().map_or_else(|| "http".into(), |i| i.name().to_string())
+        .find(|i| matches!(i, InputConfig::Http(_)))
+        .map_or_else(|| "http".into(), |i| i.name().to_string())
 }

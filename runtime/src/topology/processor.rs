@@ -6,16 +6,17 @@
 //! Guests run synchronously here (Wasm calls are CPU-bound and must not stall the request-serving
 //! runtime); the bounded channel to the store output pushes back when the store is slower.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::config::StageConfig;
-use crate::event::Event;
-use crate::journal::{JournalError, JournalReader};
+use crate::event::{DeadLetter, Event, now_ns};
+use crate::journal::{JournalError, JournalEvent, JournalReader};
 use crate::outputs::Batch;
+use crate::outputs::sink::Sink;
 use crate::outputs::websocket::TailHub;
 use crate::stages::canary::SharedReport;
 use crate::stages::{Stage, Version};
@@ -32,7 +33,7 @@ pub enum Slot {
 }
 
 /// Pipeline-wide settings of a topology.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct Settings {
     /// Most events in one batch.
     pub max_events: usize,
@@ -40,6 +41,8 @@ pub struct Settings {
     pub store_events: bool,
     /// The live stream, when the pipeline has one.
     pub tail: Option<Arc<TailHub>>,
+    /// The outputs that run on their own tasks (PostgreSQL, Kafka); every batch goes to each.
+    pub sinks: Vec<Sink>,
 }
 
 /// What the processor is asked to do between batches.
@@ -75,25 +78,58 @@ struct Running {
     settings: Settings,
     /// Whether a topology has been installed; until then nothing is read from the journal.
     installed: bool,
+    /// Offsets some output committed up to when processing started: batches end at each, so
+    /// no batch is partly behind an output (which skips whole batches it already has).
+    barriers: BTreeSet<u64>,
 }
 
 impl Processor {
     pub fn run(mut self) {
-        let mut running = Running { stages: Vec::new(), settings: Settings::default(), installed: false };
+        let mut running =
+            Running { stages: Vec::new(), settings: Settings::default(), installed: false, barriers: BTreeSet::new() };
         while !running.installed {
             match self.control.blocking_recv() {
                 Some(message) => handle(&mut running, message, &self.metrics),
                 None => return,
             }
         }
+        // Every output says where it stands before anything is read; the slowest sets the start.
+        let store_start = self.reader.position();
+        let Some(starts) = self.wait_ready(&mut running) else { return };
+        let start = starts.iter().copied().chain([store_start]).min().unwrap_or(store_start);
+        let start = match self.reader.first_offset() {
+            Ok(Some(first)) if first > start => {
+                tracing::warn!(
+                    start,
+                    first,
+                    "an output is behind what the journal still holds; it resumes at the journal's start"
+                );
+                first
+            }
+            _ => start,
+        };
+        if start != store_start {
+            tracing::info!(
+                from = start,
+                store = store_start,
+                "an output is behind the store; replaying the journal for it"
+            );
+            self.reader.seek(start);
+        }
+        running.barriers = starts.into_iter().chain([store_start]).filter(|&b| b > start).collect();
         let mut writer_closed = false;
         let mut control_open = true;
         loop {
             while let Ok(message) = self.control.try_recv() {
                 handle(&mut running, message, &self.metrics);
             }
+            if self.wait_ready(&mut running).is_none() {
+                break;
+            }
+            let position = self.reader.position();
             let durable = *self.durable.borrow_and_update();
-            let entries = match self.reader.read(durable, running.settings.max_events) {
+            let limit = running.barriers.range(position + 1..).next().map_or(durable, |&b| b.min(durable));
+            let entries = match self.reader.read(limit, running.settings.max_events) {
                 Ok(entries) => entries,
                 Err(e) => {
                     report_read_error(&e, self.reader.position());
@@ -121,10 +157,15 @@ impl Processor {
                 continue;
             };
             let mut events: Vec<Event> = Vec::with_capacity(entries.iter().map(|e| e.events.len()).sum());
-            for entry in entries {
-                events.extend(entry.events.into_iter().map(|j| Event::received(j.id, j.received_ns, j.input, j.raw)));
-            }
             let mut dead_letters = Vec::new();
+            for entry in entries {
+                for journaled in entry.events {
+                    match received(journaled) {
+                        Ok(event) => events.push(event),
+                        Err(dead) => dead_letters.push(dead),
+                    }
+                }
+            }
             for stage in &mut running.stages {
                 events = stage.process(events, &mut dead_letters);
             }
@@ -139,12 +180,82 @@ impl Processor {
             if let Some(tail) = &running.settings.tail {
                 tail.publish(&batch);
             }
-            if self.batches.blocking_send(batch).is_err() {
+            if self.batches.blocking_send(batch.clone()).is_err() {
                 tracing::error!("store output stopped; processing stops");
+                break;
+            }
+            let mut stopped = false;
+            for sink in &running.settings.sinks {
+                if sink.batches.blocking_send(batch.clone()).is_err() {
+                    tracing::error!(output = %sink.name, "output stopped; processing stops");
+                    stopped = true;
+                }
+            }
+            if stopped {
                 break;
             }
         }
         tracing::debug!(position = self.reader.position(), "processor drained the journal");
+    }
+}
+
+impl Processor {
+    /// Waits (handling control messages meanwhile) until every output of the installed topology
+    /// has said where it starts; returns those starts, or `None` when the pipeline is stopping.
+    fn wait_ready(&mut self, running: &mut Running) -> Option<Vec<u64>> {
+        let mut starts = Vec::new();
+        loop {
+            let Some(sink) = running.settings.sinks.iter_mut().find(|s| s.ready.is_some()) else { return Some(starts) };
+            let name = sink.name.clone();
+            let Some(mut ready) = sink.ready.take() else { continue };
+            let control = &mut self.control;
+            let woke = self.runtime.block_on(async {
+                tokio::select! {
+                    start = &mut ready => Ready::Start(start.ok()),
+                    message = control.recv() => Ready::Control(message),
+                }
+            });
+            match woke {
+                Ready::Start(Some(start)) => starts.push(start),
+                Ready::Start(None) => {
+                    tracing::error!(output = %name, "output stopped before it was ready; processing stops");
+                    return None;
+                }
+                Ready::Control(message) => {
+                    if let Some(sink) = running.settings.sinks.iter_mut().find(|s| s.name == name) {
+                        sink.ready = Some(ready);
+                    }
+                    match message {
+                        Some(message) => handle(running, message, &self.metrics),
+                        None => return None,
+                    }
+                }
+            }
+        }
+    }
+}
+
+enum Ready {
+    Start(Option<u64>),
+    Control(Option<Control>),
+}
+
+/// A journaled event as the stages receive it, or, when its input could not accept it, its dead
+/// letter.
+fn received(j: JournalEvent) -> Result<Event, DeadLetter> {
+    let mut event = Event::received(j.id, j.received_ns, j.input, j.raw);
+    event.topic = j.topic;
+    event.session_id = j.session_id;
+    match j.rejected {
+        None => Ok(event),
+        Some(reason) => Err(DeadLetter {
+            stage: "input".into(),
+            guest: event.input.clone(),
+            guest_version: String::new(),
+            reason,
+            failed_ns: now_ns(),
+            event,
+        }),
     }
 }
 

@@ -125,7 +125,15 @@ async fn accept_with(
     let received_ns = now_ns();
     let events: Vec<JournalEvent> = records
         .into_iter()
-        .map(|raw| JournalEvent { id: uuid::Uuid::now_v7().to_string(), received_ns, input: input.name.clone(), raw })
+        .map(|raw| JournalEvent {
+            id: uuid::Uuid::now_v7().to_string(),
+            received_ns,
+            input: input.name.clone(),
+            raw,
+            topic: None,
+            session_id: None,
+            rejected: None,
+        })
         .collect();
     let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     state.appender.append(&events).await.map_err(|e| match e {

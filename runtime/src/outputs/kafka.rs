@@ -1,0 +1,302 @@
+//! The Kafka output: each processed event as JSON to a topic, keyed (by default by its source)
+//! so that one key's events keep their order in one partition; dead letters, when asked, to their
+//! own topic.
+//!
+//! A batch counts as committed only once the brokers acknowledged every message in it (`acks=all`,
+//! idempotent producer, so librdkafka's own retries add no duplicates). The journal offset it ends
+//! at is then written to `outputs/<name>.offset` in the data directory (replacing the file
+//! atomically), and a batch at or below that offset is skipped after a restart.
+//!
+//! **At least once.** A crash between the brokers' acknowledgement and the offset file update,
+//! or a retry after some messages of a batch were delivered and others not, produces those
+//! messages again. Every message carries the event's id (`id` in the JSON), which is stable across
+//! such repeats: consumers deduplicate on it.
+//!
+//! While the brokers are unreachable the batch is retried with backoff; it waits in the journal
+//! meanwhile, and this output's queue holds the processor back.
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use tokio::sync::mpsc;
+
+use super::Batch;
+use super::sink::SinkContext;
+use crate::config::kafka::{KafkaKey, KafkaOutputConfig};
+use crate::event::Event;
+use crate::retry::Backoff;
+
+/// Why a batch was not delivered (it is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaOutputError {
+    #[error("cannot create the Kafka producer: {0}")]
+    Create(KafkaError),
+    #[error("{failed} of {total} Kafka messages not delivered: {first}")]
+    Delivery { failed: usize, total: usize, first: KafkaError },
+    #[error("cannot encode an event as JSON: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// One message to produce.
+#[derive(Debug)]
+struct Record {
+    topic: Arc<str>,
+    key: String,
+    payload: Vec<u8>,
+}
+
+/// Delivers batches until the queue closes (see [`super::sink`] for the contract).
+pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: mpsc::Receiver<Arc<Batch>>) {
+    let offset_file = ctx.data_dir.join("outputs").join(format!("{}.offset", ctx.name));
+    let committed = match read_offset(&offset_file) {
+        Ok(committed) => committed,
+        Err(e) => {
+            tracing::error!(output = %ctx.name, file = %offset_file.display(), error = %e, "cannot read the Kafka output's offset; starting where the pipeline stands");
+            None
+        }
+    };
+    let start = ctx.ready(committed);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let mut producer: Option<FutureProducer> = None;
+    let topic: Arc<str> = config.topic.as_str().into();
+    let dead_letters_topic: Option<Arc<str>> = config.dead_letters_topic.as_deref().map(Into::into);
+    loop {
+        let batch = tokio::select! {
+            () = ctx.abort.cancelled() => return,
+            batch = batches.recv() => match batch {
+                Some(batch) => batch,
+                None => break,
+            },
+        };
+        if batch.end_offset <= start {
+            ctx.committed(batch.end_offset);
+            continue;
+        }
+        let mut todo = match records(&batch, &config, &topic, dead_letters_topic.as_ref()) {
+            Ok(records) => records,
+            Err(e) => {
+                // Events are plain data; this cannot fail short of a bug, and retrying cannot help.
+                tracing::error!(output = %ctx.name, error = %e, "cannot encode a batch for Kafka");
+                ctx.failed(&e);
+                ctx.abort.cancelled().await;
+                return;
+            }
+        };
+        while !todo.is_empty() {
+            let attempt = match producer.as_ref() {
+                Some(p) => tokio::select! {
+                    () = ctx.abort.cancelled() => return,
+                    result = deliver(p, todo) => result,
+                },
+                None => match create(&config) {
+                    Ok(p) => {
+                        producer = Some(p);
+                        continue;
+                    }
+                    Err(e) => Err((e, todo)),
+                },
+            };
+            match attempt {
+                Ok(()) => {
+                    backoff.reset();
+                    todo = Vec::new();
+                }
+                Err((e, left)) => {
+                    tracing::warn!(output = %ctx.name, error = %e, "Kafka delivery failed; retrying (the batch waits in the journal)");
+                    ctx.failed(&e);
+                    // An idempotent producer that hit a fatal error delivers nothing more.
+                    if let Some((code, reason)) = producer.as_ref().and_then(|p| p.client().fatal_error()) {
+                        tracing::warn!(output = %ctx.name, error = %code, reason, "Kafka producer failed for good; creating a new one");
+                        producer = None;
+                    }
+                    todo = left;
+                    if !backoff.wait(&ctx.abort).await {
+                        return;
+                    }
+                }
+            }
+        }
+        if let Err(e) = write_offset(&offset_file, batch.end_offset).await {
+            // Only a restart notices: it produces this batch again.
+            tracing::warn!(output = %ctx.name, error = %e, "cannot record the Kafka output's offset");
+        }
+        ctx.delivered(&batch);
+        ctx.committed(batch.end_offset);
+    }
+    if let Some(producer) = producer {
+        // Everything was acknowledged already; this only lets the client finish cleanly.
+        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(1))).await;
+    }
+}
+
+/// Creates the producer (it connects on first use).
+fn create(config: &KafkaOutputConfig) -> Result<FutureProducer, KafkaOutputError> {
+    let mut client = ClientConfig::new();
+    for (key, value) in &config.properties {
+        client.set(key, value);
+    }
+    client.set("bootstrap.servers", config.effective_brokers()).set("acks", "all").set("enable.idempotence", "true");
+    client.create().map_err(KafkaOutputError::Create)
+}
+
+/// The batch's messages, in order: its events, then its dead letters when they have a topic.
+fn records(
+    batch: &Batch,
+    config: &KafkaOutputConfig,
+    topic: &Arc<str>,
+    dead_letters: Option<&Arc<str>>,
+) -> Result<Vec<Record>, serde_json::Error> {
+    let mut out = Vec::with_capacity(batch.events.len() + dead_letters.map_or(0, |_| batch.dead_letters.len()));
+    for event in &batch.events {
+        out.push(Record {
+            topic: topic.clone(),
+            key: key(event, config.key).to_string(),
+            payload: serde_json::to_vec(event)?,
+        });
+    }
+    if let Some(dead_letters) = dead_letters {
+        for letter in &batch.dead_letters {
+            out.push(Record {
+                topic: dead_letters.clone(),
+                key: key(&letter.event, config.key).to_string(),
+                payload: serde_json::to_vec(letter)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The message key of an event: the configured field, else the name of its input.
+fn key(event: &Event, key: KafkaKey) -> &str {
+    let field = match key {
+        KafkaKey::Source => event.source.as_deref(),
+        KafkaKey::Input => None,
+        KafkaKey::SessionId => event.session_id.as_deref(),
+        KafkaKey::UserId => event.user_id.as_deref(),
+        KafkaKey::TraceId => event.trace_id.as_deref(),
+    };
+    field.filter(|f| !f.is_empty()).unwrap_or(&event.input)
+}
+
+/// Produces `records` in order and waits for every acknowledgement. On failure, returns the
+/// records that were not delivered, still in order.
+async fn deliver(producer: &FutureProducer, records: Vec<Record>) -> Result<(), (KafkaOutputError, Vec<Record>)> {
+    let total = records.len();
+    let mut in_flight: VecDeque<(usize, DeliveryFuture)> = VecDeque::new();
+    let mut failed: Vec<(usize, KafkaError)> = Vec::new();
+    for (i, record) in records.iter().enumerate() {
+        loop {
+            let message = FutureRecord::to(&record.topic).key(record.key.as_bytes()).payload(record.payload.as_slice());
+            match producer.send_result(message) {
+                Ok(delivery) => {
+                    in_flight.push_back((i, delivery));
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    // Sending in order: wait for room rather than let later messages overtake.
+                    match in_flight.pop_front() {
+                        Some((j, delivery)) => {
+                            if let Err(e) = outcome(delivery.await) {
+                                failed.push((j, e));
+                            }
+                        }
+                        None => tokio::time::sleep(Duration::from_millis(10)).await,
+                    }
+                }
+                Err((e, _)) => {
+                    failed.push((i, e));
+                    break;
+                }
+            }
+        }
+    }
+    for (i, delivery) in in_flight {
+        if let Err(e) = outcome(delivery.await) {
+            failed.push((i, e));
+        }
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    failed.sort_by_key(|(i, _)| *i);
+    let mut failed_at = failed.iter().map(|(i, _)| *i).peekable();
+    let left: Vec<Record> = records
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, record)| (failed_at.next_if_eq(&i).is_some()).then_some(record))
+        .collect();
+    let count = failed.len();
+    let first = failed.swap_remove(0).1;
+    Err((KafkaOutputError::Delivery { failed: count, total, first }, left))
+}
+
+/// A delivery's result; a producer dropped before reporting counts as a failure.
+fn outcome<E>(result: Result<OwnedDeliveryResult, E>) -> Result<(), KafkaError> {
+    match result {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err((e, _))) => Err(e),
+        Err(_) => Err(KafkaError::Canceled),
+    }
+}
+
+/// The offset recorded by the last committed batch, if any.
+fn read_offset(path: &Path) -> std::io::Result<Option<u64>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => text
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("`{}`: {e}", text.trim()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replaces the offset file: written beside it, synced, renamed over it.
+async fn write_offset(path: &Path, offset: u64) -> std::io::Result<()> {
+    let path: PathBuf = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("offset.tmp");
+        std::fs::write(&tmp, offset.to_string())?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_falls_back_to_the_input() {
+        let mut event = Event::received("id".into(), 1, "http".into(), "x".into());
+        assert_eq!(key(&event, KafkaKey::Source), "http");
+        event.source = Some("auth".into());
+        assert_eq!(key(&event, KafkaKey::Source), "auth");
+        assert_eq!(key(&event, KafkaKey::Input), "http");
+        assert_eq!(key(&event, KafkaKey::TraceId), "http");
+    }
+
+    #[tokio::test]
+    async fn offset_file_round_trips() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("outputs").join("kafka.offset");
+        assert_eq!(read_offset(&path).expect("absent is fine"), None);
+        write_offset(&path, 42).await.expect("write");
+        write_offset(&path, 4242).await.expect("replace");
+        assert_eq!(read_offset(&path).expect("read"), Some(4242));
+        std::fs::write(&path, "garbage").expect("write");
+        assert!(read_offset(&path).is_err());
+    }
+}

@@ -1,0 +1,62 @@
+//! The broker inputs (AMQP, Kafka, ZeroMQ) of the running topology: one task each, kept across a
+//! reload when its settings did not change (so it keeps its connection), stopped and started
+//! again when they did. The HTTP input is not here: it is the shared server's, swapped in `live`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::InputConfig;
+use crate::inputs::{InputContext, amqp, kafka, zeromq};
+
+/// Longest an input is given to stop (finish journaling what it holds, leave its group).
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One running input task.
+#[derive(Debug)]
+pub(super) struct RunningInput {
+    pub config: InputConfig,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// The running broker inputs, by name.
+#[derive(Debug, Default)]
+pub(super) struct Inputs {
+    pub running: HashMap<String, RunningInput>,
+}
+
+/// Starts one input's task. `ctx.cancel` stops it.
+pub(super) fn spawn(config: &InputConfig, ctx: InputContext) -> Option<RunningInput> {
+    let cancel = ctx.cancel.clone();
+    let task = match config.clone() {
+        InputConfig::Http(_) => return None,
+        InputConfig::Amqp(c) => tokio::spawn(amqp::run(c, ctx)),
+        InputConfig::Kafka(c) => tokio::spawn(kafka::run(c, ctx)),
+        InputConfig::Zeromq(c) => tokio::spawn(zeromq::run(c, ctx)),
+    };
+    Some(RunningInput { config: config.clone(), cancel, task })
+}
+
+impl RunningInput {
+    /// Stops the task and waits (bounded) for it to finish.
+    pub async fn stop(self, name: &str) {
+        self.cancel.cancel();
+        match tokio::time::timeout(STOP_TIMEOUT, self.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(input = name, error = %e, "input task failed"),
+            Err(_) => tracing::warn!(input = name, "input did not stop in time"),
+        }
+    }
+}
+
+impl Inputs {
+    /// Stops every input (shutdown), concurrently.
+    pub async fn stop_all(&mut self) {
+        let stopping: Vec<_> =
+            self.running.drain().map(|(name, input)| async move { input.stop(&name).await }).collect();
+        futures_util::future::join_all(stopping).await;
+    }
+}

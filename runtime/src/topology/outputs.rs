@@ -1,0 +1,54 @@
+//! The outputs of the running topology that run on their own tasks (PostgreSQL, Kafka). An
+//! unchanged output keeps its task and connections across a reload; a removed one is sent no
+//! more batches, delivers what it holds and ends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::config::OutputConfig;
+use crate::outputs::sink::{Sink, SinkContext};
+use crate::outputs::{Batch, kafka, postgres};
+
+/// One running output task, with a sender so a reload can keep feeding it.
+#[derive(Debug)]
+pub(super) struct RunningSink {
+    pub config: OutputConfig,
+    pub batches: mpsc::Sender<Arc<Batch>>,
+    pub task: JoinHandle<()>,
+}
+
+/// The running task outputs, by name.
+#[derive(Debug, Default)]
+pub(super) struct Sinks {
+    pub running: HashMap<String, RunningSink>,
+}
+
+/// Whether this kind of output runs as its own task.
+pub(super) fn is_task(config: &OutputConfig) -> bool {
+    matches!(config, OutputConfig::Postgres(_) | OutputConfig::Kafka(_))
+}
+
+/// Starts an output's task; returns it and the processor's end.
+pub(super) fn spawn(
+    config: &OutputConfig,
+    ctx: SinkContext,
+    sink: Sink,
+    batches: mpsc::Receiver<Arc<Batch>>,
+) -> Option<(RunningSink, Sink)> {
+    let task = match config.clone() {
+        OutputConfig::Postgres(c) => tokio::spawn(postgres::run(c, ctx, batches)),
+        OutputConfig::Kafka(c) => tokio::spawn(kafka::run(c, ctx, batches)),
+        OutputConfig::Libsql(_) | OutputConfig::Websocket(_) => return None,
+    };
+    Some((RunningSink { config: config.clone(), batches: sink.batches.clone(), task }, sink))
+}
+
+impl RunningSink {
+    /// The processor's end for a kept output (it already said where it starts).
+    pub fn keep(&self, name: &str) -> Sink {
+        Sink { name: name.to_string(), batches: self.batches.clone(), ready: None }
+    }
+}
