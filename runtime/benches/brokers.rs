@@ -506,7 +506,7 @@ async fn amqp_run(settings: &Settings, db: &BenchDb, channel: &lapin::Channel, q
     preloaded_run("amqp", input, db, n).await
 }
 
-fn check_confirm(confirmation: lapin::publisher_confirm::Confirmation) -> Result<()> {
+fn check_confirm(confirmation: lapin::Confirmation) -> Result<()> {
     if confirmation.is_ack() { Ok(()) } else { bail!("RabbitMQ did not confirm a message: {confirmation:?}") }
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::helpers::{ChildServer, DEFAULT_PIPELINE, TestServer};
 
 /// Longest any wait in these tests lasts.
-const PATIENCE: Duration = Duration::from_secs(60);
+const PATIENCE: Duration = Duration::from_secs(45);
 
 /// The brokers the tests talk to.
 struct Broker {
@@ -72,14 +72,16 @@ impl Broker {
         self.config().set("acks", "all").set("linger.ms", "1").create().expect("producer")
     }
 
-    /// How soon a member that stopped heart-beating leaves the group (brokers refuse less than
-    /// 6 s by default; the mock takes anything).
+    /// How soon a member that stopped heart-beating leaves the group: brokers refuse less than
+    /// 6 s by default, and the mock's first join alone takes 3 s (a shorter session expires
+    /// while it waits).
     fn session_timeout_ms(&self) -> u64 {
-        if self.mock.is_some() { 2000 } else { 6000 }
+        6000
     }
 
-    /// A pipeline consuming `topic` as a member of `group` into the store.
-    fn pipeline(&self, topic: &str, group: &str, extra: &str) -> String {
+    /// A pipeline consuming `topic` as a member of `group` into the store; `extra` adds input
+    /// fields, `outputs` more outputs.
+    fn pipeline(&self, topic: &str, group: &str, extra: &str, outputs: &str) -> String {
         format!(
             "
 inputs:
@@ -99,7 +101,7 @@ stages:
     guest: mine
 outputs:
   - libsql: {{}}
-",
+{outputs}",
             servers = self.servers,
             session = self.session_timeout_ms(),
         )
@@ -136,6 +138,28 @@ async fn produce(producer: &FutureProducer, topic: &str, partition: i32, payload
     let delivery = producer.send(record, Duration::from_secs(10)).await.map_err(|(e, _)| e).expect("delivered");
     let (partition, offset) = (delivery.partition.to_string(), delivery.offset.to_string());
     sluice::inputs::stable_id(timestamp as u64, &[topic.as_bytes(), partition.as_bytes(), offset.as_bytes()])
+}
+
+/// Reads `count` JSON messages from the start of `topic`, as key and value, in each partition's
+/// order.
+async fn consume(broker: &Broker, topic: &str, partitions: i32, count: usize) -> Vec<(String, Value)> {
+    let consumer: StreamConsumer = broker.config().set("group.id", group()).create().expect("consumer");
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning).expect("partition");
+    }
+    consumer.assign(&list).expect("assign");
+    let mut out = Vec::new();
+    while out.len() < count {
+        let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {} of {count} messages arrived on {topic}", out.len()))
+            .expect("message");
+        let key = String::from_utf8(message.key().expect("a key").to_vec()).expect("UTF-8 key");
+        let value: Value = serde_json::from_slice(message.payload().expect("a payload")).expect("JSON");
+        out.push((key, value));
+    }
+    out
 }
 
 /// A JSON log line with a unique message.
@@ -185,7 +209,7 @@ async fn messages_are_stored_once_under_ids_derived_from_their_offsets() {
     let broker = Broker::start();
     let topic = broker.topic("logs.raw", 2).await;
     let group = group();
-    let mut server = TestServer::start(&broker.pipeline(&topic, &group, "")).await;
+    let mut server = TestServer::start(&broker.pipeline(&topic, &group, "", "")).await;
     let producer = broker.producer();
     let mut produced = HashSet::new();
     for i in 0..300 {
@@ -221,7 +245,14 @@ async fn hostile_payloads_are_dead_lettered_and_the_input_goes_on() {
     let broker = Broker::start();
     let topic = broker.topic("logs.raw", 1).await;
     let group = group();
-    let mut server = TestServer::start(&broker.pipeline(&topic, &group, "      max_message_bytes: 1024\n")).await;
+    let dead_letters_topic = broker.topic("logs.dead", 1).await;
+    let outputs = format!(
+        "  - kafka:\n      brokers: \"{}\"\n      topic: \"{}\"\n      dead_letters_topic: \"{dead_letters_topic}\"\n",
+        broker.servers,
+        broker.topic("logs.normalized", 1).await
+    );
+    let yaml = broker.pipeline(&topic, &group, "      max_message_bytes: 1024\n", &outputs);
+    let mut server = TestServer::start(&yaml).await;
     let producer = broker.producer();
     let bad_utf8 = produce(&producer, &topic, 0, b"ok so far \xff\xfe then garbage").await;
     let oversized = produce(&producer, &topic, 0, &vec![b'x'; 2000]).await;
@@ -246,6 +277,14 @@ async fn hostile_payloads_are_dead_lettered_and_the_input_goes_on() {
     assert_eq!(reason(&bad_utf8), "invalid UTF-8 at byte 10");
     assert_eq!(reason(&oversized), "message of 2000 bytes exceeds max_message_bytes 1024");
     assert_eq!(letters.len(), 2, "{letters:?}");
+    // The Kafka output produces them to its dead-letter topic, with the reason.
+    let produced = consume(&broker, &dead_letters_topic, 1, 2).await;
+    for (key, letter) in &produced {
+        assert_eq!(key, "kafka", "keyed by the input when there is no source");
+        let id = letter["event"]["id"].as_str().expect("the event's id");
+        assert_eq!(letter["reason"], reason(id).as_str(), "{letter}");
+        assert_eq!(letter["stage"], "input");
+    }
 
     // Rejected messages count as consumed: their offsets are committed with the rest.
     let (b, g, t) = (&broker, &group, &topic);
@@ -284,7 +323,7 @@ async fn a_group_member_takes_over_from_one_killed_and_nothing_is_lost() {
     let topic = broker.topic("logs.raw", 2).await;
     let group = group();
     let dirs = Dirs::new();
-    let pipeline = dirs.pipeline("kafka.yaml", &broker.pipeline(&topic, &group, ""));
+    let pipeline = dirs.pipeline("kafka.yaml", &broker.pipeline(&topic, &group, "", ""));
     let client = reqwest::Client::new();
     let producer = broker.producer();
 
@@ -316,7 +355,12 @@ async fn a_group_member_takes_over_from_one_killed_and_nothing_is_lost() {
     eventually("the two members store everything", || async move {
         let (rows_a, rows_b) = (stored(c, base_a).await, stored(c, base_b).await);
         let union: HashSet<String> = event_ids(&rows_a).into_iter().chain(event_ids(&rows_b)).collect();
-        if union == *want { Ok(()) } else { Err(format!("{} of {} stored", union.len(), want.len())) }
+        let missing = want.difference(&union).count();
+        if union == *want {
+            Ok(())
+        } else {
+            Err(format!("{} stored, {missing} of {} missing", union.len(), want.len()))
+        }
     })
     .await;
     let (rows_a, rows_b) = (stored(&client, &a.base).await, stored(&client, &b.base).await);
@@ -373,7 +417,7 @@ async fn kill_9_mid_stream_then_restart_stores_every_message_once() {
     let topic = broker.topic("logs.raw", 2).await;
     let group = group();
     let dirs = Dirs::new();
-    let pipeline = dirs.pipeline("kafka.yaml", &broker.pipeline(&topic, &group, ""));
+    let pipeline = dirs.pipeline("kafka.yaml", &broker.pipeline(&topic, &group, "", ""));
     let client = reqwest::Client::new();
     let total = 1500;
 
@@ -449,23 +493,9 @@ outputs:
     assert_eq!(status, 202, "{reply}");
     server.flush().await;
 
-    let consumer: StreamConsumer = broker.config().set("group.id", group()).create().expect("consumer");
-    let mut list = TopicPartitionList::new();
-    for p in 0..2 {
-        list.add_partition_offset(&topic, p, Offset::Beginning).expect("partition");
-    }
-    consumer.assign(&list).expect("assign");
     let mut by_key: HashMap<String, Vec<Value>> = HashMap::new();
-    let mut received = 0;
-    while received < lines.len() {
-        let message = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
-            .await
-            .unwrap_or_else(|_| panic!("only {received} of {} events arrived", lines.len()))
-            .expect("message");
-        let key = String::from_utf8(message.key().expect("a key").to_vec()).expect("UTF-8 key");
-        let event: Value = serde_json::from_slice(message.payload().expect("a payload")).expect("JSON event");
+    for (key, event) in consume(&broker, &topic, 2, lines.len()).await {
         by_key.entry(key).or_default().push(event);
-        received += 1;
     }
 
     let (rows, _) = server.logs("").await;
@@ -486,4 +516,49 @@ outputs:
     let offset: u64 = std::fs::read_to_string(&offset_file).expect("offset file").trim().parse().expect("offset");
     assert!(offset > 0);
     server.stop().await;
+}
+
+/// Seed 004 as shipped (`pipelines/004-edge.yaml` and `004-core.yaml`, with this test's brokers,
+/// topics, group and database): HTTP → edge → Kafka `logs.raw` → core → normalize, mine → Kafka
+/// `logs.normalized` + PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seed_004_edge_and_core_as_shipped() {
+    let _shared = crate::pg::SERVER.read().await;
+    let db = crate::pg::TestDb::create().await;
+    let broker = Broker::start();
+    let raw = broker.topic("logs.raw", 2).await;
+    let normalized = broker.topic("logs.normalized", 2).await;
+    let shipped = |file: &str| {
+        std::fs::read_to_string(format!("{}/../pipelines/{file}", env!("CARGO_MANIFEST_DIR")))
+            .expect("shipped pipeline")
+            .replace("127.0.0.1:9092", &broker.servers)
+            .replace("[logs.raw]", &format!("[\"{raw}\"]"))
+            .replace("topic: logs.raw", &format!("topic: \"{raw}\""))
+            .replace("topic: logs.normalized", &format!("topic: \"{normalized}\""))
+            .replace("group_id: sluice-core", &format!("group_id: \"{}\"", group()))
+            .replace("postgres://postgres@127.0.0.1:5432/postgres", &db.url)
+    };
+    let mut core = TestServer::start(&shipped("004-core.yaml")).await;
+    let mut edge = TestServer::start(&shipped("004-edge.yaml")).await;
+    let sources = ["checkout", "search"];
+    let lines: Vec<Value> = (0..40)
+        .map(|i| json!({"service": sources[i % 2], "level": "warn", "message": format!("cart {i} abandoned")}))
+        .collect();
+    let (status, reply) = edge.ingest_ndjson(&lines).await;
+    assert_eq!(status, 202, "{reply}");
+
+    let n = db.wait_count("SELECT count(*) FROM logs", 40, PATIENCE).await;
+    assert_eq!(n, 40, "every record once in PostgreSQL");
+    assert_eq!(db.count("SELECT count(*) FROM logs WHERE level = 'WARNING' AND source = 'checkout'").await, 20);
+    assert_eq!(
+        db.count("SELECT sum(count)::bigint FROM aggregated_logs WHERE message_pattern = 'cart <*> abandoned'").await,
+        40
+    );
+    let produced = consume(&broker, &normalized, 2, 40).await;
+    for (key, event) in &produced {
+        assert_eq!(event["source"], key.as_str(), "keyed by source: {event}");
+        assert_eq!(event["level"], "WARNING");
+    }
+    edge.stop().await;
+    core.stop().await;
 }

@@ -4,12 +4,12 @@ Like seed 000's message bus, it binds a publisher socket and sends `[topic, payl
 whose payload is a protobuf `LogEntry` (proto/log_entry.proto). The protobuf encoding is written
 out here by hand so that only pyzmq is needed (Debian's python3-zmq).
 
-Usage: zmq_publisher.py PORT [--deliver-all]
+Usage: zmq_publisher.py PORT [--deliver-all] [--connect]
   PORT 0 picks a free port. --deliver-all sends every message to every subscriber whatever it
   subscribed to (as a peer that ignores subscriptions would), so the subscriber's own topic
-  filter is what is tested.
+  filter is what is tested. --connect connects to a subscriber bound to PORT instead of binding.
 
-It prints one JSON line once bound: {"port": N}. Then each JSON line read from stdin is a
+It prints one JSON line once bound (or connecting): {"port": N}. Then each JSON line read from stdin is a
 command, answered with one JSON line ({"ok": true} or {"ok": false, "error": ...}):
   {"op": "wait_subscribed", "prefix": "logs.", "timeout": 10}
       waits until a subscriber has subscribed (now or before) to exactly this prefix; sending
@@ -105,13 +105,16 @@ def wait_subscribed(sock, seen, prefix, timeout, deliver_all):
 def main():
     port = int(sys.argv[1])
     deliver_all = "--deliver-all" in sys.argv[2:]
+    connect = "--connect" in sys.argv[2:]
     context = zmq.Context()
     sock = context.socket(zmq.XPUB)
     sock.setsockopt(zmq.LINGER, 2000)
     sock.setsockopt(zmq.SNDHWM, 100000)
     if deliver_all:
         sock.setsockopt(zmq.XPUB_MANUAL, 1)
-    if port == 0:
+    if connect:
+        sock.connect("tcp://127.0.0.1:%d" % port)
+    elif port == 0:
         port = sock.bind_to_random_port("tcp://127.0.0.1")
     else:
         sock.bind("tcp://127.0.0.1:%d" % port)

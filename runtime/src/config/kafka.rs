@@ -97,6 +97,11 @@ pub struct KafkaOutputConfig {
     /// `trace_id`. An event without that field is keyed by the name of its input.
     #[serde(default)]
     pub key: KafkaKey,
+    /// What a message holds: `event` (default), the processed event as JSON; or `record`, the
+    /// record as it was received (for an edge that forwards raw logs to be processed elsewhere,
+    /// seed 004's `logs.raw`).
+    #[serde(default)]
+    pub value: KafkaValue,
     /// A topic for dead letters (the event, the stage that gave up and why, as JSON); none: dead
     /// letters are not produced.
     #[serde(default)]
@@ -108,6 +113,17 @@ pub struct KafkaOutputConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+/// What a produced message holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KafkaValue {
+    /// The processed event, as JSON (with its id, so consumers can deduplicate).
+    #[default]
+    Event,
+    /// The record as received, before any stage parsed it (the message, when a stage did).
+    Record,
+}
+
 /// Which event field keys the produced messages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -117,8 +133,11 @@ pub enum KafkaKey {
     Source,
     /// The name of the input that received it.
     Input,
+    /// The session the event belongs to.
     SessionId,
+    /// The user the event is about.
     UserId,
+    /// The trace the event is part of.
     TraceId,
 }
 
@@ -212,8 +231,8 @@ mod tests {
         assert_eq!(c.linger, Duration::from_millis(20));
         assert_eq!(c.initial_offset, InitialOffset::Latest);
         assert_eq!(c.properties["session.timeout.ms"], "6000");
-        assert!(input("topics: []").unwrap_err().to_string().contains("at least one topic"));
-        assert!(input("linger: soon").unwrap_err().to_string().contains("invalid duration"));
+        assert!(input("topics: []").expect_err("refused").to_string().contains("at least one topic"));
+        assert!(input("linger: soon").expect_err("refused").to_string().contains("invalid duration"));
         assert!(input("topic: x").is_err(), "unknown fields are refused");
     }
 

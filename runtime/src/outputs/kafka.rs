@@ -20,15 +20,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::mpsc;
 
 use super::Batch;
 use super::sink::SinkContext;
-use crate::config::kafka::{KafkaKey, KafkaOutputConfig};
+use crate::config::kafka::{KafkaKey, KafkaOutputConfig, KafkaValue};
 use crate::event::Event;
 use crate::retry::Backoff;
 
@@ -41,6 +42,36 @@ pub enum KafkaOutputError {
     Delivery { failed: usize, total: usize, first: KafkaError },
     #[error("cannot encode an event as JSON: {0}")]
     Encode(#[from] serde_json::Error),
+}
+
+/// The producer, with librdkafka's logs and errors going to `tracing` under the output's name.
+type Producer = FutureProducer<Logs>;
+
+/// librdkafka's log and error callbacks.
+#[derive(Debug)]
+struct Logs {
+    output: String,
+}
+
+impl ClientContext for Logs {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        let output = &self.output;
+        match level {
+            RDKafkaLogLevel::Emerg | RDKafkaLogLevel::Alert | RDKafkaLogLevel::Critical | RDKafkaLogLevel::Error => {
+                tracing::error!(output, facility, "librdkafka: {message}");
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(output, facility, "librdkafka: {message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(output, facility, "librdkafka: {message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(output, facility, "librdkafka: {message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        // Mostly brokers going away; librdkafka reconnects by itself.
+        tracing::warn!(output = %self.output, error = %error, "Kafka: {reason}");
+    }
 }
 
 /// One message to produce.
@@ -63,7 +94,7 @@ pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: m
     };
     let start = ctx.ready(committed);
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-    let mut producer: Option<FutureProducer> = None;
+    let mut producer: Option<Producer> = None;
     let topic: Arc<str> = config.topic.as_str().into();
     let dead_letters_topic: Option<Arc<str>> = config.dead_letters_topic.as_deref().map(Into::into);
     loop {
@@ -94,7 +125,7 @@ pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: m
                     () = ctx.abort.cancelled() => return,
                     result = deliver(p, todo) => result,
                 },
-                None => match create(&config) {
+                None => match create(&config, &ctx.name) {
                     Ok(p) => {
                         producer = Some(p);
                         continue;
@@ -136,13 +167,13 @@ pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: m
 }
 
 /// Creates the producer (it connects on first use).
-fn create(config: &KafkaOutputConfig) -> Result<FutureProducer, KafkaOutputError> {
+fn create(config: &KafkaOutputConfig, name: &str) -> Result<Producer, KafkaOutputError> {
     let mut client = ClientConfig::new();
     for (key, value) in &config.properties {
         client.set(key, value);
     }
     client.set("bootstrap.servers", config.effective_brokers()).set("acks", "all").set("enable.idempotence", "true");
-    client.create().map_err(KafkaOutputError::Create)
+    client.create_with_context(Logs { output: name.to_string() }).map_err(KafkaOutputError::Create)
 }
 
 /// The batch's messages, in order: its events, then its dead letters when they have a topic.
@@ -157,7 +188,10 @@ fn records(
         out.push(Record {
             topic: topic.clone(),
             key: key(event, config.key).to_string(),
-            payload: serde_json::to_vec(event)?,
+            payload: match config.value {
+                KafkaValue::Event => serde_json::to_vec(event)?,
+                KafkaValue::Record => event.raw.as_deref().unwrap_or(event.stored_message()).as_bytes().to_vec(),
+            },
         });
     }
     if let Some(dead_letters) = dead_letters {
@@ -186,7 +220,7 @@ fn key(event: &Event, key: KafkaKey) -> &str {
 
 /// Produces `records` in order and waits for every acknowledgement. On failure, returns the
 /// records that were not delivered, still in order.
-async fn deliver(producer: &FutureProducer, records: Vec<Record>) -> Result<(), (KafkaOutputError, Vec<Record>)> {
+async fn deliver(producer: &Producer, records: Vec<Record>) -> Result<(), (KafkaOutputError, Vec<Record>)> {
     let total = records.len();
     let mut in_flight: VecDeque<(usize, DeliveryFuture)> = VecDeque::new();
     let mut failed: Vec<(usize, KafkaError)> = Vec::new();

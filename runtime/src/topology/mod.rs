@@ -232,7 +232,7 @@ impl Topology {
             durable: ctx.durable.clone(),
             control: control_rx,
             batches: batches_tx,
-            runtime: tokio::runtime::Handle::current(),
+            runtime: tokio::runtime::Builder::new_current_thread().enable_time().build()?,
             metrics: ctx.metrics.clone(),
         };
         let processor = std::thread::Builder::new().name("processor".into()).spawn(move || processor.run())?;

@@ -69,7 +69,9 @@ pub struct Processor {
     pub durable: watch::Receiver<u64>,
     pub control: mpsc::Receiver<Control>,
     pub batches: mpsc::Sender<Arc<Batch>>,
-    pub runtime: tokio::runtime::Handle,
+    /// The processor's own small runtime, for waiting on channels and timers: it does not depend
+    /// on the request-serving runtime, which may be shutting down while the journal drains.
+    pub runtime: tokio::runtime::Runtime,
     pub metrics: Arc<Metrics>,
 }
 
@@ -162,7 +164,7 @@ impl Processor {
                 for journaled in entry.events {
                     match received(journaled) {
                         Ok(event) => events.push(event),
-                        Err(dead) => dead_letters.push(dead),
+                        Err(dead) => dead_letters.push(*dead),
                     }
                 }
             }
@@ -242,20 +244,20 @@ enum Ready {
 
 /// A journaled event as the stages receive it, or, when its input could not accept it, its dead
 /// letter.
-fn received(j: JournalEvent) -> Result<Event, DeadLetter> {
+fn received(j: JournalEvent) -> Result<Event, Box<DeadLetter>> {
     let mut event = Event::received(j.id, j.received_ns, j.input, j.raw);
     event.topic = j.topic;
     event.session_id = j.session_id;
     match j.rejected {
         None => Ok(event),
-        Some(reason) => Err(DeadLetter {
+        Some(reason) => Err(Box::new(DeadLetter {
             stage: "input".into(),
             guest: event.input.clone(),
             guest_version: String::new(),
             reason,
             failed_ns: now_ns(),
             event,
-        }),
+        })),
     }
 }
 

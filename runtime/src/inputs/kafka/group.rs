@@ -4,14 +4,14 @@
 //! A journaled batch becomes a [`Pending`] commit: the journal offset it ends at and, per
 //! partition, the offset just past its last message. A commit is sent only for batches every
 //! durable output holds ([`InputContext::held`]); nothing here ever commits an offset for data
-//! that is not held. When partitions are revoked, what is held is committed right away (waiting a
-//! moment for the outputs when they are about to catch up), and the rest of those partitions'
-//! offsets are dropped: the next owner reads those messages again, and since their event ids are
-//! derived from topic, partition and offset, outputs store them once.
+//! that is not held. When partitions are revoked, what is held is committed right away, and the
+//! rest of those partitions' offsets are dropped: the next owner reads those messages again, and
+//! since their event ids are derived from topic, partition and offset, outputs store them once.
+//! (With the default, eager, assignment protocol every rebalance revokes every partition; the
+//! `cooperative-sticky` strategy, set in `properties`, revokes only those that move.)
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -26,11 +26,6 @@ pub(super) type Partition = (String, i32);
 
 /// Per partition, the offset to commit: just past the last message taken.
 pub(super) type Offsets = HashMap<Partition, i64>;
-
-/// Longest a revocation waits for the outputs to hold what was journaled from the revoked
-/// partitions before it commits what they hold. It blocks the consumer meanwhile, so it is short;
-/// what is not held by then is read again by the partitions' next owner.
-const REVOKE_WAIT: Duration = Duration::from_secs(2);
 
 /// Journaled batches whose offsets are not committed yet.
 #[derive(Debug)]
@@ -91,8 +86,7 @@ impl Pending {
         lock(&self.batches).clear();
     }
 
-    /// The group takes `partitions` away: commit what is held (after a short wait for batches from
-    /// them that are not yet), then forget their offsets.
+    /// The group takes `partitions` away: commit what is held, then forget their offsets.
     fn revoke(&self, consumer: &BaseConsumer<GroupContext>, partitions: &TopicPartitionList) {
         let revoked: HashSet<Partition> =
             partitions.elements().iter().map(|e| (e.topic().to_string(), e.partition())).collect();
@@ -100,19 +94,8 @@ impl Pending {
             // Another member may own them already; a commit would be refused or, worse, rewind it.
             tracing::warn!(input = %self.ctx.name, partitions = revoked.len(), "Kafka partitions lost; their uncommitted messages will be read again");
         } else {
-            let wanted = lock(&self.batches)
-                .iter()
-                .filter(|(_, offsets)| offsets.keys().any(|p| revoked.contains(p)))
-                .map(|(end, _)| *end)
-                .max();
-            if let Some(wanted) = wanted {
-                block_briefly(|| {
-                    let deadline = Instant::now() + REVOKE_WAIT;
-                    while self.ctx.held() < wanted && Instant::now() < deadline {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                });
-            }
+            // No waiting for the outputs here: this runs inside the consumer's poll, on the
+            // runtime. What they hold a moment later is read again by the next owner.
             self.commit_held(consumer);
         }
         for (_, offsets) in lock(&self.batches).iter_mut() {
@@ -136,17 +119,7 @@ fn commit<C: ConsumerContext, K: Consumer<C>>(consumer: &K, input: &str, offsets
         }
     }
     if let Err(e) = consumer.commit(&list, CommitMode::Async) {
-        tracing::warn!(input, error = %e, "cannot commit Kafka offsets; they are committed with the next batch");
-    }
-}
-
-/// Runs `wait` on this thread, letting the runtime move other tasks off it first when this is a
-/// worker of a multi-threaded runtime (rebalance callbacks run inside the consumer's poll).
-fn block_briefly(wait: impl FnOnce()) {
-    use tokio::runtime::{Handle, RuntimeFlavor};
-    match Handle::try_current() {
-        Ok(handle) if handle.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(wait),
-        _ => wait(),
+        tracing::warn!(input, error = %e, "cannot commit Kafka offsets; the next commit on those partitions covers them");
     }
 }
 

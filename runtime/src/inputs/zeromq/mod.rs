@@ -38,8 +38,8 @@
 //! message is held whole in memory before `max_message_bytes` is checked, so connect only to
 //! publishers you trust not to send gigabytes.
 //!
-//! This module must never acknowledge, filter or transform beyond what `decode.rs` says: stages
-//! do the parsing proper.
+//! This module must never parse beyond what `decode.rs` does (the stages do the parsing proper),
+//! and never drop a received message other than an unsubscribed one.
 
 mod decode;
 
@@ -64,6 +64,8 @@ const QUEUE_MESSAGES: usize = 256;
 const MAX_RECORD_BYTES: usize = 16 * 1024 * 1024;
 /// Longest one attempt to reach a publisher may take before the next backoff.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A connection that lasted this long resets the backoff when it drops.
+const STABLE_CONNECTION: Duration = Duration::from_secs(5);
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(5);
 
@@ -92,6 +94,7 @@ async fn connected(
     tx: mpsc::Sender<JournalEvent>,
 ) {
     let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
+    let mut reported = false;
     loop {
         let mut socket = new_socket(&config).await;
         let mut monitor = Some(socket.monitor().boxed());
@@ -100,17 +103,32 @@ async fn connected(
             attempt = socket.connect(&endpoint) => attempt,
         };
         if let Err(e) = attempt {
-            tracing::debug!(input = %ctx.name, %endpoint, error = %e, "publisher not reachable yet");
+            // Said once per outage; the attempts that follow are only debug-logged.
+            if reported {
+                tracing::debug!(input = %ctx.name, %endpoint, error = %e, "publisher still not reachable");
+            } else {
+                tracing::warn!(input = %ctx.name, %endpoint, error = %e, "publisher not reachable; retrying until it is");
+                reported = true;
+            }
             if !backoff.wait(&ctx.cancel).await {
                 return;
             }
             continue;
         }
         tracing::info!(input = %ctx.name, %endpoint, "connected to publisher");
-        backoff.reset();
+        reported = false;
+        let since = tokio::time::Instant::now();
         match receive(&mut socket, &mut monitor, &config, &ctx, &tx).await {
             Ended::Cancelled => return,
             Ended::Lost => tracing::warn!(input = %ctx.name, %endpoint, "publisher went away; reconnecting"),
+        }
+        // A peer that keeps accepting and dropping the connection is not redialled in a loop.
+        if since.elapsed() < STABLE_CONNECTION {
+            if !backoff.wait(&ctx.cancel).await {
+                return;
+            }
+        } else {
+            backoff.reset();
         }
     }
 }
