@@ -556,8 +556,14 @@ async fn preloaded_run(name: &str, input: Value, db: &BenchDb, n: u64) -> Result
             patterns
         );
     }
-    let since_ready = done.at.duration_since(ready_at).as_secs_f64();
-    let cpu = cpu_ready.zip(cpu_done).filter(|_| since_ready > 0.0).map(|(a, b)| (b - a) / since_ready);
+    // Sluice's CPU from the first poll that saw a message received (or from /health, if that
+    // one already did) to the poll that saw the last stored.
+    let (from, cpu_from) = match done.first_receipt {
+        Some((at, cpu)) if at > ready_at => (at, cpu),
+        _ => (ready_at, cpu_ready),
+    };
+    let window = done.at.duration_since(from).as_secs_f64();
+    let cpu = cpu_from.zip(cpu_done).filter(|_| window > 0.0).map(|(a, b)| (b - a) / window);
     let outcome = Outcome {
         name: name.into(),
         output: "postgres",
@@ -671,8 +677,9 @@ async fn zeromq_scenario(settings: &Settings, run: &ZmqRun) -> Result<Outcome> {
     };
     print_run(&outcome, "received → committed in libSQL");
     print_stats(&stats);
-    publisher.quit();
+    // Sluice first, so that it does not see its publisher go away.
     finish(server)?;
+    publisher.quit();
     Ok(outcome)
 }
 
@@ -846,6 +853,9 @@ struct Done {
     wall: SystemTime,
     stored: u64,
     dead: u64,
+    /// The first poll that saw anything received (`/stats` `received`), with Sluice's CPU time
+    /// then.
+    first_receipt: Option<(Instant, Option<f64>)>,
 }
 
 /// Polls until `expected` events are stored or dead-lettered. When `nothing_more` says no more
@@ -860,7 +870,8 @@ async fn wait_stored(
 ) -> Result<Done> {
     let started = Instant::now();
     let mut last = (0, 0);
-    let mut moved = Done { at: Instant::now(), wall: SystemTime::now(), stored: 0, dead: 0 };
+    let mut moved = Done { at: Instant::now(), wall: SystemTime::now(), stored: 0, dead: 0, first_receipt: None };
+    let mut first_receipt = None;
     let mut progress = Instant::now();
     loop {
         if let Some(status) = server.exited()? {
@@ -869,6 +880,9 @@ async fn wait_stored(
         }
         let stats = get_json(api, &format!("{}/stats", server.base)).await?;
         let dead = stats.get("dead_lettered").and_then(Value::as_u64).unwrap_or(0);
+        if first_receipt.is_none() && stats.get("received").and_then(Value::as_u64).unwrap_or(0) > 0 {
+            first_receipt = Some((Instant::now(), cpu_seconds(server.pid)));
+        }
         let stored = match &store {
             Store::Libsql => stats.get("stored").and_then(Value::as_u64).unwrap_or(0),
             Store::Postgres(pool) => postgres_count(pool).await?,
@@ -876,7 +890,7 @@ async fn wait_stored(
         let now = Instant::now();
         if (stored, dead) != last {
             last = (stored, dead);
-            moved = Done { at: now, wall: SystemTime::now(), stored, dead };
+            moved = Done { at: now, wall: SystemTime::now(), stored, dead, first_receipt };
         }
         if stored + dead >= expected {
             return Ok(moved);
@@ -1495,8 +1509,8 @@ fn print_table(outcomes: &[Outcome]) {
     println!("p50/p99: received by Sluice's input → committed in the output (sluice_ingest_to_output_seconds for");
     println!("  PostgreSQL, sluice_ingest_to_stored_seconds for libSQL), interpolated within histogram buckets; a `>`");
     println!("  marks a quantile beyond the top bucket. With a pre-loaded backlog they are mostly queueing in Sluice.");
-    println!("peak RSS: VmHWM of the Sluice process (MB = 2^20 bytes). CPU %: Sluice's CPU time over the measured");
-    println!("  interval (pre-loaded: from /health answering) as a share of one core.");
+    println!("peak RSS: VmHWM of the Sluice process (MB = 2^20 bytes). CPU %: Sluice's CPU time from the first");
+    println!("  message (pre-loaded: the first poll that saw one received) to all stored, as a share of one core.");
 }
 
 fn quantile_ms(q: Option<Quantile>) -> String {

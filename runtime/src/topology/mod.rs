@@ -290,13 +290,14 @@ impl Topology {
                 self.offsets.remove(&name);
             }
         }
-        let inputs = self.restart_inputs(pipeline, &mut current, &mut plan.changes).await;
         for info in &plan.current.stages {
             if let Err(e) = self.registry.set_active(&info.config.name, info.record.clone()) {
                 tracing::error!(stage = %info.config.name, error = %e, "cannot record the active guest version");
             }
         }
         self.live.set(plan.http, plan.current.tail.clone(), plan.max_pending_bytes);
+        // Broker inputs start once the backlog bound they pace themselves by is in place.
+        let inputs = self.restart_inputs(pipeline, &mut current, &mut plan.changes).await;
         if let Some(old) = &current.tail
             && !plan.current.tail.as_ref().is_some_and(|new| Arc::ptr_eq(old, new))
         {
