@@ -12,9 +12,13 @@
 //! Scenarios:
 //!
 //! - `kafka`: a librdkafka mock cluster (one broker) created in this process, a topic with four
-//!   partitions. All `N` JSON lines are produced (acks=all) **before** Sluice starts, so the
-//!   figure is consumption throughput: Sluice's Kafka input (its own consumer group) → stages →
-//!   PostgreSQL (`logs` and `aggregated_logs`).
+//!   partitions → Sluice's Kafka input (its own consumer group) → stages → PostgreSQL (`logs`
+//!   and `aggregated_logs`). The mock keeps only 5 MiB or 100,000 messages per partition and
+//!   deletes older ones, so the `N` JSON lines cannot all wait in it: a backlog of about half that
+//!   is produced (acks=all) **before** Sluice starts, and the rest while it consumes, never more
+//!   than that backlog ahead of what it has received. Sluice always has messages waiting, so the
+//!   figure is consumption throughput. A check of the partitions' low watermarks afterwards
+//!   warns if the mock deleted any.
 //! - `zeromq`: a pyzmq publisher process (`benches/zmq_publish.py`) binds an XPUB socket; Sluice's
 //!   ZeroMQ input connects to it and subscribes to `logs.`; payloads are protobuf `LogEntry`
 //!   messages (`proto/log_entry.proto`), encoded here beforehand → stages → libSQL. Sending starts
@@ -30,7 +34,7 @@
 //! Figures (see the legend the benchmark prints under its table):
 //!
 //! - **events/s.** Stored events over the time from the first message to all of them stored.
-//!   For the pre-loaded brokers the clock starts when Sluice received the first message (the
+//!   For Kafka and AMQP the clock starts when Sluice received the first message (the
 //!   earliest `received_at` in `logs`) and stops at the first poll of `SELECT count(*) FROM logs`
 //!   that sees every event; for ZeroMQ it starts when the publisher sends its first message and
 //!   stops at the first poll of `GET /stats` (`stored`) that sees the final count. Polls are
@@ -38,7 +42,7 @@
 //! - **p50/p99.** Interpolated quantiles of `sluice_ingest_to_output_seconds{output="postgres"}`
 //!   (received by the input → committed in PostgreSQL) or `sluice_ingest_to_stored_seconds`
 //!   (→ committed in libSQL) from `GET /metrics`. They start at receipt: time a message waited
-//!   in the broker, or in the publisher's queue, is not in them. With a pre-loaded backlog they
+//!   in the broker, or in the publisher's queue, is not in them. With a backlog waiting they
 //!   measure how long events queue inside Sluice, not the latency of a lightly loaded pipeline.
 //! - **peak RSS.** `VmHWM` of the Sluice process, read once everything is stored.
 //! - **dead-lettered.** `/stats` `dead_lettered`.
@@ -329,7 +333,7 @@ async fn kafka_scenario(settings: &Settings) -> Result<Outcome> {
     let (version_number, version) = rdkafka::util::get_rdkafka_version();
     println!(
         "librdkafka {version} ({version_number:#x}) mock cluster, 1 broker, {KAFKA_PARTITIONS} partitions; \
-         {} JSON lines produced before Sluice starts → normalize → mine → PostgreSQL",
+         {} JSON lines → Kafka input → normalize → mine → PostgreSQL",
         group(n as f64)
     );
     let db = BenchDb::create(&settings.postgres_url).await?;
@@ -345,14 +349,19 @@ async fn kafka_run(settings: &Settings, db: &BenchDb) -> Result<Outcome> {
     let topic = format!("sluice-bench-{}", uuid::Uuid::now_v7().simple());
     cluster.create_topic(&topic, KAFKA_PARTITIONS, 1).context("cannot create the topic")?;
 
-    let lines = json_lines(n);
-    let produce_time = produce(&brokers, &topic, &lines)?;
-    drop(lines);
+    let mut load = KafkaLoad::new(&brokers, &topic, json_lines(n))?;
+    let started = Instant::now();
+    load.top_up(0)?;
+    load.flush()?;
     println!(
-        "produced {} messages to {topic} at {brokers} in {:.2} s ({} messages/s, acks=all)",
-        group(n as f64),
-        produce_time.as_secs_f64(),
-        group(n as f64 / produce_time.as_secs_f64())
+        "produced {} messages (acks=all) to {topic} at {brokers} in {:.2} s before Sluice starts; the rest is \
+         produced while it consumes, at most {} ahead of it (the mock cluster keeps only {} MiB or {} messages \
+         per partition and deletes older ones)",
+        group(load.next as f64),
+        started.elapsed().as_secs_f64(),
+        group(load.backlog as f64),
+        MOCK_RETAINED_BYTES >> 20,
+        group(MOCK_RETAINED_MESSAGES as f64)
     );
 
     let input = json!({"kafka": {
@@ -361,10 +370,110 @@ async fn kafka_run(settings: &Settings, db: &BenchDb) -> Result<Outcome> {
         "group_id": format!("sluice-bench-{}", uuid::Uuid::now_v7().simple()),
         "initial_offset": "earliest",
     }});
-    let outcome = preloaded_run("kafka", input, db, n).await;
+    let offered = format!("backlog {}", group(load.backlog as f64));
+    let outcome = preloaded_run("kafka", offered, input, db, n, |received| load.top_up(received).map(|()| false)).await;
+    let incomplete = outcome.as_ref().is_ok_and(|o| o.stored + o.dead < o.sent);
+    let checked = load.flush().and_then(|()| if incomplete { load.report_deleted() } else { Ok(()) });
     // The cluster must outlive the consumer, which leaves its group at shutdown.
+    drop(load);
     drop(cluster);
+    checked?;
     outcome
+}
+
+/// What the mock cluster keeps per partition (librdkafka's `rdkafka_mock.c`): beyond either, it
+/// deletes the oldest messages, as a real broker's retention would.
+const MOCK_RETAINED_BYTES: u64 = 5 << 20;
+const MOCK_RETAINED_MESSAGES: u64 = 100_000;
+/// Bytes a record takes in the mock's log beyond its payload, rounded up (record and batch
+/// headers).
+const RECORD_OVERHEAD: u64 = 64;
+
+/// The benchmark's producer: the lines, how many are produced, and how far it may run ahead of
+/// what Sluice has received without the mock cluster deleting any.
+struct KafkaLoad {
+    producer: BaseProducer<Deliveries>,
+    topic: String,
+    lines: Vec<String>,
+    /// Lines produced so far.
+    next: usize,
+    /// Most messages produced but not yet received by Sluice.
+    backlog: u64,
+}
+
+impl KafkaLoad {
+    fn new(brokers: &str, topic: &str, lines: Vec<String>) -> Result<KafkaLoad> {
+        let producer: BaseProducer<Deliveries> = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "100000")
+            .create_with_context(Deliveries::default())
+            .context("cannot create the Kafka producer")?;
+        let bytes: u64 = lines.iter().map(|l| l.len() as u64).sum();
+        let per_message = bytes / (lines.len() as u64).max(1) + RECORD_OVERHEAD;
+        // Half of what the mock keeps, so a partition that gets more than its share stays inside.
+        let partitions = KAFKA_PARTITIONS as u64;
+        let backlog = (MOCK_RETAINED_BYTES / 2 / per_message).min(MOCK_RETAINED_MESSAGES / 2) * partitions;
+        Ok(KafkaLoad { producer, topic: topic.into(), lines, next: 0, backlog: backlog.max(1) })
+    }
+
+    /// Produces (round-robin over the partitions) until `backlog` messages are ahead of the
+    /// `received` Sluice has taken, or all are produced. Stops early when librdkafka's queue is
+    /// full; the next call goes on.
+    fn top_up(&mut self, received: u64) -> Result<()> {
+        while self.next < self.lines.len() && (self.next as u64).saturating_sub(received) < self.backlog {
+            let partition = (self.next % KAFKA_PARTITIONS as usize) as i32;
+            let record = BaseRecord::<str, str>::to(&self.topic).partition(partition).payload(&self.lines[self.next]);
+            match self.producer.send(record) {
+                Ok(()) => self.next += 1,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    self.producer.poll(Duration::from_millis(5));
+                }
+                Err((e, _)) => bail!("cannot produce message {}: {e}", self.next),
+            }
+            if self.next.is_multiple_of(1024) {
+                self.producer.poll(Duration::ZERO);
+            }
+        }
+        self.producer.poll(Duration::ZERO);
+        self.check_deliveries()
+    }
+
+    /// Waits until everything produced is acknowledged.
+    fn flush(&self) -> Result<()> {
+        self.producer.flush(LOAD_TIMEOUT).context("the producer did not flush")?;
+        self.check_deliveries()
+    }
+
+    fn check_deliveries(&self) -> Result<()> {
+        let deliveries = self.producer.context();
+        let failed = deliveries.failed.load(Ordering::Relaxed);
+        if failed > 0 {
+            let first = deliveries.first_error.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
+            bail!("{failed} messages were not delivered to the mock cluster; first: {first}");
+        }
+        Ok(())
+    }
+
+    /// Says how many messages the mock cluster has deleted (the partitions' low watermarks): when
+    /// events are missing, those deleted before Sluice read them are among them.
+    fn report_deleted(&self) -> Result<()> {
+        let mut deleted = 0;
+        for partition in 0..KAFKA_PARTITIONS {
+            let (low, _high) = self
+                .producer
+                .client()
+                .fetch_watermarks(&self.topic, partition, Duration::from_secs(10))
+                .context("cannot read the topic's watermarks")?;
+            deleted += low.max(0);
+        }
+        println!(
+            "the mock cluster has deleted {deleted} messages (its retention); those deleted before Sluice read them \
+             are among the missing"
+        );
+        Ok(())
+    }
 }
 
 /// Counts failed deliveries of the benchmark's producer.
@@ -387,45 +496,6 @@ impl ProducerContext for Deliveries {
             }
         }
     }
-}
-
-/// Produces every line (round-robin over the partitions) and waits until all are acknowledged.
-fn produce(brokers: &str, topic: &str, lines: &[String]) -> Result<Duration> {
-    let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("acks", "all")
-        .set("linger.ms", "5")
-        .set("queue.buffering.max.messages", "100000")
-        .create_with_context(Deliveries::default())
-        .context("cannot create the Kafka producer")?;
-    let started = Instant::now();
-    for (i, line) in lines.iter().enumerate() {
-        let partition = (i % KAFKA_PARTITIONS as usize) as i32;
-        let mut record = BaseRecord::<str, str>::to(topic).partition(partition).payload(line.as_str());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                    if started.elapsed() > LOAD_TIMEOUT {
-                        bail!("producing did not finish within {LOAD_TIMEOUT:?}");
-                    }
-                }
-                Err((e, _)) => bail!("cannot produce message {i}: {e}"),
-            }
-        }
-        if i % 1024 == 0 {
-            producer.poll(Duration::ZERO);
-        }
-    }
-    producer.flush(LOAD_TIMEOUT).context("the producer did not flush")?;
-    let failed = producer.context().failed.load(Ordering::Relaxed);
-    if failed > 0 {
-        let first = producer.context().first_error.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
-        bail!("{failed} messages were not delivered to the mock cluster; first: {first}");
-    }
-    Ok(started.elapsed())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -503,7 +573,7 @@ async fn amqp_run(settings: &Settings, db: &BenchDb, channel: &lapin::Channel, q
         group(n as f64 / publish_time.as_secs_f64())
     );
     let input = json!({"amqp": {"url": settings.amqp_url, "queue": queue}});
-    preloaded_run("amqp", input, db, n).await
+    preloaded_run("amqp", "pre-loaded".into(), input, db, n, |_| Ok(false)).await
 }
 
 fn check_confirm(confirmation: lapin::Confirmation) -> Result<()> {
@@ -513,7 +583,16 @@ fn check_confirm(confirmation: lapin::Confirmation) -> Result<()> {
 // ---------------------------------------------------------------------------------------------
 // A pre-loaded broker into PostgreSQL (Kafka and AMQP)
 
-async fn preloaded_run(name: &str, input: Value, db: &BenchDb, n: u64) -> Result<Outcome> {
+/// Runs Sluice with `input` into PostgreSQL until `n` events are stored; `on_poll` is called with
+/// the count received at every poll (the Kafka producer tops up the topic there).
+async fn preloaded_run(
+    name: &str,
+    offered: String,
+    input: Value,
+    db: &BenchDb,
+    n: u64,
+    mut on_poll: impl FnMut(u64) -> Result<bool>,
+) -> Result<Outcome> {
     let output = json!({"postgres": {
         "url": db.url,
         "pool": {"min": 2, "max": 10},
@@ -532,7 +611,7 @@ async fn preloaded_run(name: &str, input: Value, db: &BenchDb, n: u64) -> Result
     let ready_at = Instant::now();
     println!("sluice pid {} ready on {} in {:.1} s", server.pid, server.base, ready_in.as_secs_f64());
 
-    let done = wait_stored(&api, &mut server, Store::Postgres(&pool), n, || false).await?;
+    let done = wait_stored(&api, &mut server, Store::Postgres(&pool), n, &mut on_poll).await?;
     let cpu_done = cpu_seconds(server.pid);
     let peak_rss = peak_rss(server.pid)?;
     let first: Option<f64> =
@@ -567,7 +646,7 @@ async fn preloaded_run(name: &str, input: Value, db: &BenchDb, n: u64) -> Result
     let outcome = Outcome {
         name: name.into(),
         output: "postgres",
-        offered: "pre-loaded".into(),
+        offered,
         sent: n,
         stored: done.stored,
         dead: done.dead,
@@ -625,13 +704,13 @@ async fn zeromq_scenario(settings: &Settings, run: &ZmqRun) -> Result<Outcome> {
     let (started, _) = publisher.expect("sending", PUBLISHER_TIMEOUT).await?;
     let cpu_start = cpu_seconds(server.pid);
     let mut report: Option<Value> = None;
-    let done = wait_stored(&api, &mut server, Store::Libsql, run.events, || {
+    let done = wait_stored(&api, &mut server, Store::Libsql, run.events, |_| {
         while let Some((_, line)) = publisher.try_next() {
             if line.get("done").is_some() {
                 report = Some(line);
             }
         }
-        report.is_some()
+        Ok(report.is_some())
     })
     .await?;
     let cpu_done = cpu_seconds(server.pid);
@@ -858,15 +937,16 @@ struct Done {
     first_receipt: Option<(Instant, Option<f64>)>,
 }
 
-/// Polls until `expected` events are stored or dead-lettered. When `nothing_more` says no more
-/// are coming (the ZeroMQ publisher is done), a count that has stood still for [`ZMQ_QUIET`] is
-/// final. A count that does not move for [`STALL_TIMEOUT`] ends the wait with a WARNING.
+/// Polls until `expected` events are stored or dead-lettered. `on_poll` gets the count Sluice has
+/// received at every poll and says whether no more are coming (the ZeroMQ publisher is done);
+/// then a count that has stood still for [`ZMQ_QUIET`] is final. A count that does not move for
+/// [`STALL_TIMEOUT`] ends the wait with a WARNING.
 async fn wait_stored(
     api: &Client,
     server: &mut Sluice,
     store: Store<'_>,
     expected: u64,
-    mut nothing_more: impl FnMut() -> bool,
+    mut on_poll: impl FnMut(u64) -> Result<bool>,
 ) -> Result<Done> {
     let started = Instant::now();
     let mut last = (0, 0);
@@ -880,7 +960,9 @@ async fn wait_stored(
         }
         let stats = get_json(api, &format!("{}/stats", server.base)).await?;
         let dead = stats.get("dead_lettered").and_then(Value::as_u64).unwrap_or(0);
-        if first_receipt.is_none() && stats.get("received").and_then(Value::as_u64).unwrap_or(0) > 0 {
+        let received = stats.get("received").and_then(Value::as_u64).unwrap_or(0);
+        let nothing_more = on_poll(received)?;
+        if first_receipt.is_none() && received > 0 {
             first_receipt = Some((Instant::now(), cpu_seconds(server.pid)));
         }
         let stored = match &store {
@@ -896,7 +978,7 @@ async fn wait_stored(
             return Ok(moved);
         }
         let idle = now.duration_since(moved.at);
-        if nothing_more() && idle >= ZMQ_QUIET {
+        if nothing_more && idle >= ZMQ_QUIET {
             return Ok(moved);
         }
         if idle >= STALL_TIMEOUT {
@@ -904,7 +986,13 @@ async fn wait_stored(
                 "WARNING: the stored count stood still at {stored} (+{dead} dead-lettered) of {expected} for \
                  {STALL_TIMEOUT:?}; giving up on the rest"
             );
+            println!(
+                "  /stats journal: {}; outputs: {}",
+                stats.get("journal").unwrap_or(&Value::Null),
+                stats.get("outputs").unwrap_or(&Value::Null)
+            );
             server.print_log_problems();
+            server.print_log_tail(10);
             return Ok(moved);
         }
         if now.duration_since(progress) >= PROGRESS_EVERY {
@@ -1498,19 +1586,23 @@ fn print_table(outcomes: &[Outcome]) {
         print_row(&row.iter().map(String::as_str).collect::<Vec<_>>());
     }
     println!();
-    println!(
-        "offered: pre-loaded = every message was in the broker before Sluice started; N/s = the publisher's fixed"
-    );
-    println!("  rate; max = as fast as it could. sent: messages in the broker (ZeroMQ: handed to the PUB socket).");
-    println!("stored: rows in PostgreSQL `logs` / `stored` in libSQL; lost = sent - stored - dead-lettered (ZeroMQ");
-    println!("  PUB/SUB drops what exceeds the publisher's high-water mark; a broker should lose nothing).");
-    println!("seconds, events/s: first message → all stored (pre-loaded: from Sluice receiving the first message;");
-    println!("  ZeroMQ: from the first send), stored / seconds.");
-    println!("p50/p99: received by Sluice's input → committed in the output (sluice_ingest_to_output_seconds for");
-    println!("  PostgreSQL, sluice_ingest_to_stored_seconds for libSQL), interpolated within histogram buckets; a `>`");
-    println!("  marks a quantile beyond the top bucket. With a pre-loaded backlog they are mostly queueing in Sluice.");
-    println!("peak RSS: VmHWM of the Sluice process (MB = 2^20 bytes). CPU %: Sluice's CPU time from the first");
-    println!("  message (pre-loaded: the first poll that saw one received) to all stored, as a share of one core.");
+    let legend = [
+        "offered: pre-loaded = every message was in the broker before Sluice started; backlog B = B messages were,",
+        "  and the rest was produced as Sluice consumed, keeping up to B waiting; N/s = the publisher's fixed rate;",
+        "  max = as fast as it could. sent: messages in the broker (ZeroMQ: handed to the PUB socket).",
+        "stored: rows in PostgreSQL `logs` / `stored` in libSQL; lost = sent - stored - dead-lettered (ZeroMQ",
+        "  PUB/SUB drops what exceeds the publisher's high-water mark; a broker should lose nothing).",
+        "seconds, events/s: first message → all stored (Kafka, AMQP: from Sluice receiving the first message;",
+        "  ZeroMQ: from the first send), stored / seconds.",
+        "p50/p99: received by Sluice's input → committed in the output (sluice_ingest_to_output_seconds for",
+        "  PostgreSQL, sluice_ingest_to_stored_seconds for libSQL), interpolated within histogram buckets; a `>`",
+        "  marks a quantile beyond the top bucket. With a backlog waiting they are mostly queueing in Sluice.",
+        "peak RSS: VmHWM of the Sluice process (MB = 2^20 bytes). CPU %: Sluice's CPU time from the first",
+        "  message (Kafka, AMQP: the first poll that saw one received) to all stored, as a share of one core.",
+    ];
+    for line in legend {
+        println!("{line}");
+    }
 }
 
 fn quantile_ms(q: Option<Quantile>) -> String {
