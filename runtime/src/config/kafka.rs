@@ -43,7 +43,7 @@ pub struct KafkaInputConfig {
     #[serde(default = "default_max_batch")]
     pub max_batch: usize,
     /// Longest a message waits for more to share its record, e.g. `5ms`.
-    #[serde(default = "default_linger", deserialize_with = "duration")]
+    #[serde(default = "default_linger", deserialize_with = "super::pipeline::duration")]
     pub linger: Duration,
     /// librdkafka consumer properties, e.g. `session.timeout.ms: "10000"` or the `security.*`
     /// and `sasl.*` settings. `bootstrap.servers`, `group.id`, `auto.offset.reset`,
@@ -183,12 +183,6 @@ impl KafkaOutputConfig {
     pub fn effective_brokers(&self) -> String {
         effective(&self.brokers, &self.brokers_env)
     }
-}
-
-/// Durations are written the human way: `5ms`, `1s`.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| serde::de::Error::custom(format!("invalid duration `{text}`: {e}")))
 }
 
 /// A non-empty list of non-empty topic names.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 /// A SUB socket that connects to publishers (seed 000: a message bus's subscriber port 5556), or
 /// binds for publishers to connect to it. It receives `[topic, payload]` messages whose topic
@@ -47,7 +47,7 @@ pub struct ZeromqInputConfig {
     pub max_batch: usize,
     /// How long the first message of a record waits for more before it is journaled, e.g. `5ms`;
     /// `0s` journals whatever has arrived at once.
-    #[serde(default = "default_linger", deserialize_with = "duration")]
+    #[serde(default = "default_linger", deserialize_with = "super::pipeline::duration")]
     pub linger: Duration,
 }
 
@@ -77,11 +77,6 @@ fn default_linger() -> Duration {
 
 /// Longest `linger` accepted: longer would only add latency.
 const MAX_LINGER: Duration = Duration::from_secs(10);
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(|e| serde::de::Error::custom(format!("invalid duration `{text}`: {e}")))
-}
 
 impl ZeromqInputConfig {
     /// Checks what the schema cannot: exactly one of `connect` and `bind`, TCP endpoints, and
