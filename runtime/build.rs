@@ -33,7 +33,7 @@ fn main() {
         );
     }
     let dir = target_dir.join("wasm32-wasip2/release");
-    for name in ["normalize", "mine", "hostile"] {
+    for name in ["normalize", "mine", "enrich", "alert", "hostile"] {
         let wasm = dir.join(format!("{name}.wasm"));
         assert!(wasm.is_file(), "guest {} was not built", wasm.display());
     }

@@ -182,3 +182,38 @@ mod tests {
         assert_eq!(e.attributes_json(), r#"{"q\"k":"not json"}"#);
     }
 }
+
+/// What a signal reports (the WIT `signal.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignalKind {
+    /// A rule fired: the body is the alert.
+    Alert,
+    /// A pattern's template changed or other patterns were merged into it.
+    PatternChanged,
+    /// An insight is now attached to a pattern.
+    Insight,
+}
+
+impl SignalKind {
+    /// The live-stream topic and the name used in the API.
+    pub fn topic(self) -> &'static str {
+        match self {
+            SignalKind::Alert => "alerts",
+            SignalKind::PatternChanged => "patterns",
+            SignalKind::Insight => "insights",
+        }
+    }
+}
+
+/// Something a stage reported besides its outcomes, made durable with the batch it came with.
+#[derive(Debug, Clone, Serialize)]
+pub struct Signal {
+    /// The stage that emitted it.
+    pub stage: String,
+    pub kind: SignalKind,
+    /// A JSON object; its shape depends on the kind.
+    pub body: serde_json::Map<String, serde_json::Value>,
+    /// When the host received it (nanoseconds since the Unix epoch).
+    pub emitted_ns: i64,
+}

@@ -11,6 +11,9 @@
 //! - [`outputs`] deliver processed batches: the embedded [`storage`] (libSQL) and the live stream.
 //!   The store records how far into the journal it has committed, atomically with the data, which is
 //!   what makes a replay after a crash exactly-once.
+//! - [`inference`] asks a model endpoint, on a side path, for what guests request through the
+//!   `inference` import.
+//! - [`mining`] runs the mining guest over a log file (`sluice mine`).
 //! - [`api`] serves queries, health, statistics and metrics; [`telemetry`] holds the counters.
 //! - [`config`] parses and validates pipeline files; [`event`] is the host's event model.
 //! - [`server`] wires it all together and owns start-up and graceful shutdown.
@@ -20,8 +23,10 @@ pub mod client;
 pub mod config;
 pub mod event;
 pub mod guests;
+pub mod inference;
 pub mod inputs;
 pub mod journal;
+pub mod mining;
 pub mod outputs;
 pub mod retry;
 pub mod scaffold;

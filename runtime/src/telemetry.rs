@@ -45,6 +45,18 @@ pub struct OutputLabel {
     pub output: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InferenceRequestLabel {
+    /// What `request` answered: `queued`, `known`, `disabled`, `over_budget` or `busy`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InferenceCallLabel {
+    /// `ok`, `failed` or `timeout`.
+    pub result: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 50 µs to about 13 s, 1.6x apart: fine enough for p50/p99 by interpolation.
     Histogram::new(exponential_buckets(0.000_05, 1.6, 28))
@@ -69,6 +81,9 @@ pub struct Metrics {
     pub output_pending_bytes: Family<OutputLabel, Gauge>,
     pub tail_clients: Gauge,
     pub reloads: Family<ReloadLabel, Counter>,
+    pub inference_requests: Family<InferenceRequestLabel, Counter>,
+    pub inference_calls: Family<InferenceCallLabel, Counter>,
+    pub inference_call_seconds: Histogram,
     /// Plain totals for `/stats`.
     pub totals: Totals,
 }
@@ -117,6 +132,10 @@ impl Metrics {
             output_pending_bytes: Family::default(),
             tail_clients: Gauge::default(),
             reloads: Family::default(),
+            inference_requests: Family::default(),
+            inference_calls: Family::default(),
+            // 10 ms to about 80 s, doubling: model calls are slow and their timeout is seconds.
+            inference_call_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             totals: Totals::default(),
             registry: Registry::default(),
         };
@@ -158,6 +177,17 @@ impl Metrics {
             "reloads",
             "Pipeline reloads, by result (`error`: the running pipeline stayed)",
             m.reloads.clone(),
+        );
+        registry.register(
+            "inference_requests",
+            "Inference requests from guests, by what they were answered",
+            m.inference_requests.clone(),
+        );
+        registry.register("inference_calls", "Calls to the model endpoint, by result", m.inference_calls.clone());
+        registry.register(
+            "inference_call_seconds",
+            "Duration of one call to the model endpoint",
+            m.inference_call_seconds.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -519,8 +519,8 @@ outputs:
 }
 
 /// Seed 004 as shipped (`pipelines/004-edge.yaml` and `004-core.yaml`, with this test's brokers,
-/// topics, group and database): HTTP → edge → Kafka `logs.raw` → core → normalize, mine → Kafka
-/// `logs.normalized` + PostgreSQL.
+/// topics, group and database): HTTP → edge → Kafka `logs.raw` → core → normalize, mine, enrich,
+/// alert → Kafka `logs.normalized` and `logs.insights` + PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seed_004_edge_and_core_as_shipped() {
     let _shared = crate::pg::SERVER.read().await;
@@ -528,6 +528,7 @@ async fn seed_004_edge_and_core_as_shipped() {
     let broker = Broker::start();
     let raw = broker.topic("logs.raw", 2).await;
     let normalized = broker.topic("logs.normalized", 2).await;
+    let insights = broker.topic("logs.insights", 1).await;
     let shipped = |file: &str| {
         std::fs::read_to_string(format!("{}/../pipelines/{file}", env!("CARGO_MANIFEST_DIR")))
             .expect("shipped pipeline")
@@ -535,6 +536,7 @@ async fn seed_004_edge_and_core_as_shipped() {
             .replace("[logs.raw]", &format!("[\"{raw}\"]"))
             .replace("topic: logs.raw", &format!("topic: \"{raw}\""))
             .replace("topic: logs.normalized", &format!("topic: \"{normalized}\""))
+            .replace("insights_topic: logs.insights", &format!("insights_topic: \"{insights}\""))
             .replace("group_id: sluice-core", &format!("group_id: \"{}\"", group()))
             .replace("postgres://postgres@127.0.0.1:5432/postgres", &db.url)
     };
@@ -559,6 +561,13 @@ async fn seed_004_edge_and_core_as_shipped() {
         assert_eq!(event["source"], key.as_str(), "keyed by source: {event}");
         assert_eq!(event["level"], "WARNING");
     }
+    // One pattern, so one insight (the offline analysis: no endpoint here), keyed by pattern.
+    let produced = consume(&broker, &insights, 1, 1).await;
+    let (key, insight) = &produced[0];
+    assert_eq!(insight["pattern_id"], key.as_str(), "{insight}");
+    assert_eq!(insight["template"], "cart <*> abandoned");
+    assert_eq!(insight["insight"]["source"], "offline");
+    assert_eq!(insight["insight"]["severity"], "warning");
     edge.stop().await;
     core.stop().await;
 }

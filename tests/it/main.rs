@@ -4,6 +4,7 @@
 //! One test binary; shared helpers in [`helpers`]; one module per concern.
 
 mod helpers;
+mod peer;
 mod pg;
 
 mod amqp;
@@ -12,6 +13,7 @@ mod durability;
 mod encryption;
 mod hotswap;
 mod ingest;
+mod insights;
 mod kafka;
 mod lifecycle;
 mod malformed;
@@ -21,5 +23,6 @@ mod reload;
 mod sandbox;
 mod seeds;
 mod sessions;
+mod signals;
 mod tail;
 mod zeromq;

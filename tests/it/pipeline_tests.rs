@@ -237,8 +237,8 @@ fn cases_do_not_share_guest_state() {
     let report = run(&format!(
         "{STANDARD_STAGES}tests:
   - name: first
-    input: [cache warmed for users, cache warmed for orders]
-    expect: [{{input: 1, output: {{pattern.template: cache warmed for <*>}}}}]
+    input: [cache warmed for users, cache warmed for orders, cache warmed for carts, cache warmed for tokens, cache warmed for sessions]
+    expect: [{{input: 4, output: {{pattern.template: cache warmed for <*>}}}}]
   - name: second, with a miner that has seen nothing
     input: [cache warmed for orders]
     expect: [{{input: 0, output: {{pattern.template: cache warmed for orders}}}}]

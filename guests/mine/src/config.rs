@@ -7,12 +7,14 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
-    /// Share of equal tokens (0–1) a message needs to join a pattern.
+    /// Once `max_patterns` is reached: the share of equal tokens (0–1) a message needs to join
+    /// the closest pattern rather than the catch-all. Before that, messages join only patterns
+    /// whose every constant they hold, and merges do the generalising.
     pub similarity: f64,
-    /// Depth of the parse tree, counting the root and the token-count layer (Drain's `depth`).
-    pub depth: usize,
-    /// Children per tree node before new tokens share the wildcard branch.
-    pub max_children: usize,
+    /// Distinct words seen at one position, among patterns equal everywhere else, before that
+    /// position counts as a variable and the patterns merge. Below it, the words are taken as
+    /// wording that tells events apart (`VM Started`, `VM Paused`).
+    pub min_variable_values: usize,
     /// Sample messages kept per pattern.
     pub max_samples: usize,
     /// Patterns created at most; beyond, messages join the closest pattern or the catch-all.
@@ -21,7 +23,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { similarity: 0.5, depth: 4, max_children: 100, max_samples: 3, max_patterns: 50_000 }
+        Self { similarity: 0.5, min_variable_values: 5, max_samples: 3, max_patterns: 50_000 }
     }
 }
 
@@ -41,11 +43,8 @@ impl Settings {
         if !(0.0..=1.0).contains(&self.similarity) {
             return Err(format!("similarity must be between 0 and 1, not {}", self.similarity));
         }
-        if !(3..=16).contains(&self.depth) {
-            return Err(format!("depth must be between 3 and 16, not {}", self.depth));
-        }
-        if self.max_children < 2 {
-            return Err("max_children must be at least 2".into());
+        if self.min_variable_values < 2 {
+            return Err("min_variable_values must be at least 2".into());
         }
         if self.max_samples > 100 {
             return Err("max_samples must be at most 100".into());
@@ -64,9 +63,9 @@ mod tests {
     #[test]
     fn defaults_and_values() {
         assert_eq!(Settings::from_json("{}"), Ok(Settings::default()));
-        let s = Settings::from_json(r#"{"similarity": 0.7, "depth": 5, "max_patterns": 10}"#);
+        let s = Settings::from_json(r#"{"similarity": 0.7, "min_variable_values": 3, "max_patterns": 10}"#);
         let s = s.unwrap();
-        assert_eq!((s.similarity, s.depth, s.max_patterns, s.max_children), (0.7, 5, 10, 100));
+        assert_eq!((s.similarity, s.min_variable_values, s.max_patterns, s.max_samples), (0.7, 3, 10, 3));
     }
 
     #[test]
@@ -75,11 +74,11 @@ mod tests {
         assert!(err.contains("simlarity"), "{err}");
         for bad in [
             r#"{"similarity": 1.5}"#,
-            r#"{"depth": 2}"#,
-            r#"{"max_children": 1}"#,
+            r#"{"min_variable_values": 1}"#,
+            r#"{"depth": 4}"#,
             r#"{"max_patterns": 0}"#,
             r#"{"max_samples": -1}"#,
-            r#"{"depth": "4"}"#,
+            r#"{"min_variable_values": "4"}"#,
             "[]",
         ] {
             assert!(Settings::from_json(bad).is_err(), "{bad}");

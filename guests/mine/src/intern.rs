@@ -25,12 +25,15 @@ pub const WILDCARD_TEXT: &str = "<*>";
 pub struct Interner {
     ids: HashMap<Box<str>, TokenId, FastHash>,
     texts: Vec<Box<str>>,
+    /// Per id, whether the text holds a wildcard (a masked value with punctuation, `(<*>),`).
+    masked: Vec<bool>,
 }
 
 impl Default for Interner {
     fn default() -> Self {
-        let mut interner = Self { ids: HashMap::default(), texts: Vec::new() };
+        let mut interner = Self { ids: HashMap::default(), texts: Vec::new(), masked: Vec::new() };
         interner.texts.push(WILDCARD_TEXT.into());
+        interner.masked.push(true);
         interner.ids.insert(WILDCARD_TEXT.into(), WILDCARD);
         interner
     }
@@ -52,8 +55,15 @@ impl Interner {
         // `max_patterns`, far from four billion.
         let id = TokenId::try_from(self.texts.len()).unwrap_or(UNKNOWN - 1);
         self.texts.push(text.into());
+        self.masked.push(text.contains(WILDCARD_TEXT));
         self.ids.insert(text.into(), id);
         id
+    }
+
+    /// Whether the token holds a wildcard: it is `<*>`, or a masked value with punctuation.
+    #[inline]
+    pub fn is_masked(&self, id: TokenId) -> bool {
+        usize::try_from(id).ok().and_then(|i| self.masked.get(i)).copied().unwrap_or(false)
     }
 
     /// The text of an interned token (`<*>` for ids it never gave out).

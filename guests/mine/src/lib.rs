@@ -1,26 +1,31 @@
-//! The `mine` guest: online log-template mining (Drain), annotating each event with its pattern.
+//! The `mine` guest: online log-template mining, annotating each event with its pattern and the
+//! values of the pattern's variables.
 //!
 //! The algorithm lives in plain modules, testable natively; the [`Guest`] implementation at the
-//! bottom only connects it to the host: config and stored patterns in at `init`, annotations out
-//! and changed patterns saved after each batch.
+//! bottom only connects it to the host: config and stored patterns in at `init`, annotations out,
+//! changed patterns saved and pattern changes signalled after each batch.
 
 mod cluster;
 mod config;
 mod fnv;
+mod index;
 mod intern;
 mod mask;
 mod miner;
 mod persist;
+mod siblings;
 mod tokenize;
-mod tree;
 
 #[cfg(test)]
 mod tests;
 
 pub use config::Settings;
-pub use miner::Miner;
+pub use miner::{Change, Miner};
 
-use sluice_guest::{Event, Guest, InstanceCell, Outcome, State, StateError, annotate_pattern};
+use sluice_guest::{
+    Annotation, Attribute, Event, Guest, InstanceCell, Outcome, PatternRef, SignalKind, State, StateError,
+    push_json_string,
+};
 
 /// How often, in batches, a persisting save failure is logged again.
 const SAVE_FAILURE_LOG_EVERY: u64 = 1000;
@@ -60,6 +65,7 @@ impl Guest for Mine {
             .with(|stage| {
                 let outcomes = batch.iter().map(|event| mine(&mut stage.miner, event)).collect();
                 save(stage);
+                report_changes(&mut stage.miner);
                 outcomes
             })
             .unwrap_or_else(|| (0..len).map(|_| sluice_guest::fail("mine: process called before init")).collect())
@@ -73,9 +79,59 @@ fn mine(miner: &mut Miner, event: &Event) -> Outcome {
         (message, _) => message,
     };
     let index = miner.observe(text, event.timestamp_ns);
-    match miner.cluster(index) {
-        Some(cluster) => annotate_pattern(cluster.id.as_str(), cluster.template.as_str()),
-        None => Outcome::Keep,
+    annotation(miner, index, text)
+}
+
+/// The outcome for the message `text` just mined into `index`: its pattern, and its variables'
+/// values when the template has any.
+pub fn annotation(miner: &Miner, index: u32, text: &str) -> Outcome {
+    let Some(cluster) = miner.cluster(index) else {
+        return Outcome::Keep;
+    };
+    let mut attributes = Vec::new();
+    if cluster.has_variables() {
+        // Sized once: the values come from the message, plus quotes and commas.
+        let mut json = String::with_capacity(text.len() + 8 + 3 * cluster.tokens.len());
+        json.push('[');
+        for (i, value) in miner.variables(index, text).enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            push_json_string(&mut json, value);
+        }
+        json.push(']');
+        attributes.push(Attribute { key: TEMPLATE_VARS.into(), value: json });
+    }
+    Outcome::Annotate(Annotation {
+        level: None,
+        pattern: Some(PatternRef { id: cluster.id.clone(), template: cluster.template.clone() }),
+        insight: None,
+        attributes,
+    })
+}
+
+/// The attribute holding the values at a template's `<*>` positions, as a JSON array of strings.
+pub const TEMPLATE_VARS: &str = "template_vars";
+
+/// Emits one `pattern-changed` signal per pattern that generalised or absorbed others during
+/// the batch, so the host can re-point what it stored under the absorbed ids.
+fn report_changes(miner: &mut Miner) {
+    for change in miner.take_changes() {
+        let mut body = String::from(r#"{"id":"#);
+        push_json_string(&mut body, &change.id);
+        body.push_str(r#","template":"#);
+        push_json_string(&mut body, &change.template);
+        body.push_str(r#","merged":["#);
+        for (i, id) in change.merged.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            push_json_string(&mut body, id);
+        }
+        body.push_str("]}");
+        if !sluice_guest::emit(SignalKind::PatternChanged, &body) {
+            sluice_guest::log!(Warn, "host refused the pattern-changed signal of {}", change.id);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Recognising tokens that are obviously variable, before clustering.
 //!
-//! Drain's similarity counts equal tokens; a number that differs in every line would otherwise
-//! make each line look new. Masking the unmistakable cases up front (numbers, hex, addresses,
+//! The miner compares constants; a number that differs in every line would otherwise make each
+//! line look new. Masking the unmistakable cases up front (numbers, hex, addresses,
 //! UUIDs, paths, durations) makes lines of one family equal at those positions from the first
 //! message on. Checks are hand-written byte scans: this runs on every token of every message.
 
@@ -16,6 +16,24 @@ pub fn is_variable(token: &str) -> bool {
         Some(c) if c.is_ascii_alphabetic() => is_windows_path(b) || is_url(b),
         _ => false,
     }
+}
+
+/// A word holding a run of at least four digits (`blk_4292382298`, `attempt_1445_0020_m_0`,
+/// `Thread-1234`): generated ids and counters, not wording. Shorter runs (`ssh2`, `x86_64`,
+/// `sha256`) are often names.
+///
+/// Checked after [`is_variable`] and after a separated number has been looked for (`core.1234`
+/// keeps `core.`), so only the rest of such words is masked whole.
+pub fn is_generated_id(token: &str) -> bool {
+    let b = token.as_bytes();
+    let mut run = 0;
+    for c in b {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= 4 {
+            return true;
+        }
+    }
+    false
 }
 
 /// Digits with separators (`12`, `-3.5`, `1,024`, `10.0.0.1:8080`, `12:30:01`, `2024-05-01`),
@@ -170,6 +188,16 @@ mod tests {
     }
 
     #[test]
+    fn generated_ids() {
+        for token in ["blk_4292382298896622412", "Thread-1234", "attempt_1445_0020_m_0"] {
+            assert!(super::is_generated_id(token), "{token}");
+        }
+        for token in ["ssh2", "x86_64", "sha256", "node-41"] {
+            assert!(!super::is_generated_id(token), "{token}");
+        }
+    }
+
+    #[test]
     fn constants() {
         for token in [
             "",
@@ -195,6 +223,8 @@ mod tests {
             "123e4567-e89b-12d3-a456-42661417400",
             "T",
             "2024-05-01Tnoon",
+            "ssh2",
+            "Thread-1234",
         ] {
             assert!(!is_variable(token), "{token} should be constant");
         }

@@ -20,31 +20,104 @@ fn one_family_one_stable_id() {
 }
 
 #[test]
-fn constants_generalise_and_keep_the_first_id() {
+fn a_position_becomes_variable_once_enough_words_were_seen_there() {
+    // A few different words are wording (they may tell events apart); the fifth makes the
+    // position a variable, and the patterns merge into the oldest.
     let mut miner = Miner::new(Settings::default());
-    let (id1, t1) = template_of(&mut miner, "Accepted login for alice from web");
-    let (id2, t2) = template_of(&mut miner, "Accepted login for bob from web");
-    let (id3, t3) = template_of(&mut miner, "Accepted login for carol from web");
-    assert_eq!(t1, "Accepted login for alice from web");
-    assert_eq!(t2, "Accepted login for <*> from web");
-    assert_eq!(t3, t2);
-    assert_eq!(id1, id2);
-    assert_eq!(id2, id3);
+    let names = ["alice", "bob", "carol", "dave", "erin"];
+    let mut ids = Vec::new();
+    for name in &names[..4] {
+        let (id, template) = template_of(&mut miner, &format!("Accepted login for {name} from web"));
+        assert_eq!(template, format!("Accepted login for {name} from web"));
+        ids.push(id);
+    }
+    assert_eq!(miner.live(), 4);
+    let (id, template) = template_of(&mut miner, "Accepted login for erin from web");
+    assert_eq!((id.as_str(), template.as_str()), (ids[0].as_str(), "Accepted login for <*> from web"));
+    assert_eq!(miner.live(), 1);
+    let zoe = miner.observe("Accepted login for zoe from web", 0);
+    assert_eq!(miner.final_cluster(zoe).unwrap().id, ids[0]);
+    let changes = miner.take_changes();
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0].id, ids[0]);
+    assert_eq!(changes[0].template, "Accepted login for <*> from web");
+    let mut merged = changes[0].merged.clone();
+    merged.sort();
+    let mut expected: Vec<String> = ids[1..].to_vec();
+    expected.push(miner.clusters()[4].id.clone());
+    expected.sort();
+    assert_eq!(merged, expected);
+    assert!(miner.take_changes().is_empty());
 }
 
 #[test]
-fn leading_tokens_key_the_tree() {
-    // Drain compares only messages that share their leading tokens (up to depth - 2): a word
-    // that varies in second position splits the family, unless it is masked.
+fn few_distinct_words_stay_apart() {
     let mut miner = Miner::new(Settings::default());
-    let (a, _) = template_of(&mut miner, "User alice logged in");
-    let (b, _) = template_of(&mut miner, "User bob logged in");
-    assert_ne!(a, b);
-    let shallow = Settings { depth: 3, ..Settings::default() };
-    let mut miner = Miner::new(shallow);
-    let (a, _) = template_of(&mut miner, "User alice logged in");
-    let (b, t) = template_of(&mut miner, "User bob logged in");
-    assert_eq!((a, t.as_str()), (b, "User <*> logged in"));
+    let events = ["Started", "Paused", "Resumed", "Stopped"];
+    for round in 0..10 {
+        for event in events {
+            miner.observe(&format!("[instance: {round}] VM {event} (Lifecycle Event)"), 0);
+        }
+    }
+    let mut templates: Vec<&str> =
+        miner.clusters().iter().filter(|c| c.merged_into.is_none()).map(|c| c.template.as_str()).collect();
+    templates.sort_unstable();
+    assert_eq!(
+        templates,
+        [
+            "[instance: <*>] VM Paused (Lifecycle Event)",
+            "[instance: <*>] VM Resumed (Lifecycle Event)",
+            "[instance: <*>] VM Started (Lifecycle Event)",
+            "[instance: <*>] VM Stopped (Lifecycle Event)",
+        ]
+    );
+}
+
+#[test]
+fn digit_words_generalise_at_once() {
+    let mut miner = Miner::new(Settings::default());
+    let (a, _) = template_of(&mut miner, "Task attempt_01_m_3 is done");
+    let (b, t) = template_of(&mut miner, "Task attempt_02_r_7 is done");
+    assert_eq!((a, t.as_str()), (b, "Task <*> is done"));
+    // Not when the digit words are nearly all there is.
+    let (c, _) = template_of(&mut miner, "x1 y2");
+    let (d, _) = template_of(&mut miner, "x3 y4");
+    assert_ne!(c, d);
+}
+
+#[test]
+fn template_variables_in_order() {
+    let mut miner = Miner::new(Settings::default());
+    let vars = |miner: &mut Miner, message: &str| {
+        let index = miner.observe(message, 0);
+        miner.variables(index, message).map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(vars(&mut miner, "User 123 logged in from (10.0.0.1), took=12ms"), ["123", "10.0.0.1", "12ms"]);
+    assert!(vars(&mut miner, "Starting worker pool").is_empty());
+    for name in ["alice", "bob", "carol", "dave", "erin"] {
+        vars(&mut miner, &format!("session of {name} expired after 30s"));
+    }
+    assert_eq!(vars(&mut miner, "session of zoe expired after 5s"), ["zoe", "5s"]);
+}
+
+#[test]
+fn merges_survive_a_rebuild_from_state() {
+    let mut original = Miner::new(Settings::default());
+    for name in ["alice", "bob", "carol", "dave", "erin"] {
+        original.observe(&format!("Accepted login for {name} from web"), 1);
+    }
+    let stored = original.take_dirty();
+    assert_eq!(stored.len(), 5, "absorbed patterns are stored too");
+    let (mut rebuilt, problems) = Miner::load(Settings::default(), stored);
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!((rebuilt.len(), rebuilt.live()), (5, 1));
+    let survivor = rebuilt.clusters()[0].id.clone();
+    for i in 1..5u32 {
+        assert_eq!(rebuilt.final_cluster(i).unwrap().id, survivor);
+    }
+    assert_eq!(rebuilt.clusters()[0].count, 5);
+    let (id, template) = template_of(&mut rebuilt, "Accepted login for bob from web");
+    assert_eq!((id, template.as_str()), (survivor, "Accepted login for <*> from web"));
 }
 
 #[test]
@@ -146,6 +219,24 @@ fn deterministic_across_instances() {
 }
 
 #[test]
+fn a_rebuilt_miner_continues_like_the_original() {
+    // Mid-stream, with merges and generalisations behind it, a miner rebuilt from the store
+    // makes the same decisions as the one that kept running.
+    let lines = corpus(3_000);
+    let (first, second) = lines.split_at(1_500);
+    let mut original = Miner::new(Settings::default());
+    for line in first {
+        original.observe(line, 0);
+    }
+    let (mut rebuilt, problems) = Miner::load(Settings::default(), original.take_dirty());
+    assert!(problems.is_empty(), "{problems:?}");
+    for line in second {
+        assert_eq!(template_of(&mut original, line), template_of(&mut rebuilt, line), "{line}");
+    }
+    assert_eq!(original.live(), rebuilt.live());
+}
+
+#[test]
 fn pattern_count_is_bounded() {
     let settings = Settings { max_patterns: 5, ..Settings::default() };
     let mut miner = Miner::new(settings);
@@ -182,7 +273,8 @@ fn corpus_families_are_found() {
     for line in corpus(4_000) {
         miner.observe(&line, 0);
     }
-    let templates: Vec<&str> = miner.clusters().iter().map(|c| c.template.as_str()).collect();
+    let templates: Vec<&str> =
+        miner.clusters().iter().filter(|c| c.merged_into.is_none()).map(|c| c.template.as_str()).collect();
     assert_eq!(templates.len(), 8, "{templates:#?}");
 }
 
@@ -200,14 +292,12 @@ fn throughput() {
     }
     report("mining only", lines.len(), start.elapsed(), miner.len());
 
-    // What the guest does per event: mine, then build the annotation (two string copies).
+    // What the guest does per event: mine, then build the annotation (pattern and variables).
     let mut miner = Miner::new(Settings::default());
     let start = std::time::Instant::now();
     for line in &lines {
         let index = miner.observe(line, 0);
-        let cluster = miner.cluster(index).unwrap();
-        let outcome = sluice_guest::annotate_pattern(cluster.id.as_str(), cluster.template.as_str());
-        std::hint::black_box(outcome);
+        std::hint::black_box(crate::annotation(&miner, index, line));
     }
     report("mining + annotation", lines.len(), start.elapsed(), miner.len());
 }
@@ -232,9 +322,15 @@ fn guest_saves_patterns_and_finds_them_after_a_restart() {
         match outcome {
             Outcome::Annotate(a) => {
                 let p = a.pattern.clone().unwrap();
-                assert!(a.attributes.is_empty() && a.insight.is_none());
+                assert!(a.insight.is_none());
                 (p.id, p.template)
             }
+            other => panic!("expected an annotation, got {other:?}"),
+        }
+    }
+    fn vars(outcome: &Outcome) -> Option<String> {
+        match outcome {
+            Outcome::Annotate(a) => a.attributes.iter().find(|a| a.key == "template_vars").map(|a| a.value.clone()),
             other => panic!("expected an annotation, got {other:?}"),
         }
     }
@@ -252,6 +348,8 @@ fn guest_saves_patterns_and_finds_them_after_a_restart() {
     let (job_id, job_template) = pattern(&outcomes[0]);
     assert_eq!(pattern(&outcomes[1]), (job_id.clone(), job_template.clone()));
     assert_eq!(job_template, "Job <*> done in <*>");
+    assert_eq!(vars(&outcomes[0]).as_deref(), Some(r#"["17","12ms"]"#));
+    assert_eq!(vars(&outcomes[2]), None, "no variables, no attribute");
 
     let stored = State.scan("p/");
     assert_eq!(stored.len(), 2);
@@ -262,4 +360,47 @@ fn guest_saves_patterns_and_finds_them_after_a_restart() {
     Mine::init("{}".into()).unwrap();
     let outcomes = Mine::process(vec![event("Job 99 done in 1s", None, 40)]);
     assert_eq!(pattern(&outcomes[0]), (job_id, job_template));
+}
+
+/// Merges end to end: one signal per pattern per batch, and the merge holds after a restart.
+#[test]
+fn guest_signals_merges_and_keeps_them_after_a_restart() {
+    use sluice_guest::signal::take_signals;
+    use sluice_guest::{Event, Guest, Outcome, SignalKind, blank_event};
+
+    use crate::Mine;
+
+    fn batch(names: &[&str]) -> Vec<Event> {
+        names.iter().map(|n| Event { message: format!("Failed login for {n} via ssh"), ..blank_event() }).collect()
+    }
+    fn id(outcome: &Outcome) -> String {
+        match outcome {
+            Outcome::Annotate(a) => a.pattern.clone().unwrap().id,
+            other => panic!("expected an annotation, got {other:?}"),
+        }
+    }
+
+    Mine::init("{}".into()).unwrap();
+    take_signals();
+    let first = Mine::process(batch(&["alice", "bob", "carol"]));
+    let absorbed = id(&first[1]);
+    assert!(take_signals().is_empty(), "new patterns alone are no change");
+    let second = Mine::process(batch(&["dave", "erin", "frank", "bob"]));
+    let survivor = id(&first[0]);
+    assert!(second.iter().skip(1).all(|o| id(o) == survivor));
+    let signals = take_signals();
+    assert_eq!(signals.len(), 1, "{signals:?}");
+    assert_eq!(signals[0].0, SignalKind::PatternChanged);
+    let body: serde_json::Value = serde_json::from_str(&signals[0].1).unwrap();
+    assert_eq!(body["id"], survivor.as_str());
+    assert_eq!(body["template"], "Failed login for <*> via ssh");
+    let merged: Vec<&str> = body["merged"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(merged.len(), 4, "bob, carol, dave and erin were absorbed: {merged:?}");
+    assert!(merged.contains(&absorbed.as_str()));
+
+    // A new instance on the same store keeps the merge.
+    Mine::init("{}".into()).unwrap();
+    let outcomes = Mine::process(batch(&["bob", "zed"]));
+    assert_eq!((id(&outcomes[0]), id(&outcomes[1])), (survivor.clone(), survivor));
+    assert!(take_signals().is_empty());
 }

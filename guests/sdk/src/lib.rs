@@ -56,8 +56,10 @@ mod bindings {
 
 mod cell;
 mod event;
+pub mod inference;
 mod json;
 mod log;
+pub mod signal;
 mod state;
 
 // The generated modules stay reachable under their WIT paths (`exports` must be, for
@@ -73,4 +75,5 @@ pub use cell::InstanceCell;
 pub use event::{annotate_pattern, blank_event, fail, string_attribute};
 pub use json::{push_json_string, to_json_string};
 pub use log::log;
+pub use signal::{SignalKind, emit};
 pub use state::State;

@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/recent", get(logs))
         .route("/api/v1/patterns", get(patterns))
         .route("/api/v1/dead-letters", get(dead_letters))
+        .route("/api/v1/alerts", get(alerts))
 }
 
 /// Every parameter arrives as text so a bad value gets our error, naming the parameter.
@@ -35,6 +36,7 @@ struct Params {
     since: Option<String>,
     since_minutes: Option<String>,
     q: Option<String>,
+    severity: Option<String>,
 }
 
 fn number(name: &str, value: Option<&String>, default: u32) -> Result<u32, ApiError> {
@@ -125,6 +127,26 @@ async fn patterns(
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page(query)?;
     let (rows, total) = state.store.patterns(limit, offset).await?;
+    Ok(with_total(rows, total))
+}
+
+async fn alerts(
+    State(state): State<AppState>,
+    query: Result<Query<Params>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let p = params(query)?;
+    let (limit, offset) = (number("limit", p.limit.as_ref(), DEFAULT_LIMIT)?, number("offset", p.offset.as_ref(), 0)?);
+    let severity = match p.severity.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) if crate::config::webhook::SEVERITIES.contains(&s) => Some(s),
+        Some(s) => {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("severity `{s}` is not one of {}", crate::config::webhook::SEVERITIES.join(", ")),
+            ));
+        }
+        None => None,
+    };
+    let (rows, total) = state.store.alerts(limit, offset, severity).await?;
     Ok(with_total(rows, total))
 }
 

@@ -1,7 +1,9 @@
 //! The live tail: `GET /api/v1/tail` upgrades to a websocket that streams events as
 //! `{"topic": "logs", "payload": {...}}` (seed 004's message shape).
 //!
-//! Filters (`levels`, `source`, `q`, `session`) are applied here, server-side. Each client reads
+//! Filters (`levels`, `source`, `q`, `session`) are applied here, server-side. `topics` (comma
+//! separated: `logs`, `dead_letters`, `alerts`, `insights`, `patterns`; all by default) chooses
+//! what is streamed: stages' signals arrive as `{"topic": "alerts", "payload": {alert}}` and so on. Each client reads
 //! the broadcast at its own pace; one that falls behind skips ahead and receives
 //! `{"topic": "lagged", "payload": {"missed": N}}`, so a slow browser never slows the pipeline.
 //! With `session`, the session's buffered recent events come first.
@@ -29,6 +31,7 @@ struct FilterParams {
     source: Option<String>,
     q: Option<String>,
     session: Option<String>,
+    topics: Option<String>,
 }
 
 /// A client's server-side filter.
@@ -38,7 +41,12 @@ struct Filter {
     source: Option<String>,
     text: Option<String>,
     session: Option<String>,
+    /// The topics streamed; all of them when the client names none.
+    topics: Vec<String>,
 }
+
+/// What a client may ask for with `topics=`.
+const TOPICS: &[&str] = &["logs", "dead_letters", "alerts", "insights", "patterns"];
 
 impl Filter {
     fn parse(p: FilterParams) -> Result<Filter, ApiError> {
@@ -47,7 +55,12 @@ impl Filter {
             source: p.source.filter(|s| !s.is_empty()),
             text: p.q.filter(|s| !s.is_empty()).map(|s| s.to_lowercase()),
             session: p.session.filter(|s| !s.is_empty()),
+            topics: parse_topics(p.topics.as_deref())?,
         })
+    }
+
+    fn wants(&self, topic: &str) -> bool {
+        self.topics.is_empty() || self.topics.iter().any(|t| t == topic)
     }
 
     fn matches(&self, e: &Event) -> bool {
@@ -56,6 +69,20 @@ impl Filter {
             && self.session.as_ref().is_none_or(|s| e.session_id.as_ref() == Some(s))
             && self.text.as_ref().is_none_or(|t| e.stored_message().to_lowercase().contains(t))
     }
+}
+
+fn parse_topics(text: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let mut topics = Vec::new();
+    for topic in text.unwrap_or_default().split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        if !TOPICS.contains(&topic) {
+            return Err(ApiError::bad_request(
+                "bad_query",
+                format!("unknown topic `{topic}` (topics: {})", TOPICS.join(", ")),
+            ));
+        }
+        topics.push(topic.to_string());
+    }
+    Ok(topics)
 }
 
 async fn tail(
@@ -143,12 +170,20 @@ async fn send_batch(
     replayed_through: Option<u64>,
 ) -> bool {
     let fresh = |i: usize| replayed_through.is_none_or(|last| item.first_seq + i as u64 > last);
-    for (_, event) in item.batch.events.iter().enumerate().filter(|&(i, e)| fresh(i) && filter.matches(e)) {
-        if send(socket, &Envelope { topic: "logs", payload: LiveEvent::from(event) }).await.is_err() {
+    if filter.wants("logs") {
+        for (_, event) in item.batch.events.iter().enumerate().filter(|&(i, e)| fresh(i) && filter.matches(e)) {
+            if send(socket, &Envelope { topic: "logs", payload: LiveEvent::from(event) }).await.is_err() {
+                return false;
+            }
+        }
+    }
+    // Signals are not filtered by the event filters: an alert is wanted whatever the view.
+    for signal in item.batch.signals.iter().filter(|s| filter.wants(s.kind.topic())) {
+        if send(socket, &Envelope { topic: signal.kind.topic(), payload: &signal.body }).await.is_err() {
             return false;
         }
     }
-    if item.with_dead_letters {
+    if item.with_dead_letters && filter.wants("dead_letters") {
         for dead in item.batch.dead_letters.iter().filter(|d| filter.matches(&d.event)) {
             if send(socket, &Envelope { topic: "dead_letters", payload: LiveDeadLetter::from(dead) }).await.is_err() {
                 return false;

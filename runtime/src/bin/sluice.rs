@@ -63,6 +63,9 @@ enum Command {
         #[command(subcommand)]
         command: sluice::client::GuestCommand,
     },
+    /// Mines a log file's message patterns with the real mining guest; writes
+    /// `LineId,EventTemplate` CSV with `--out`.
+    Mine(sluice::mining::cli::MineArgs),
     /// Asks a running Sluice to reload its pipeline file.
     Reload {
         #[command(flatten)]
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Test { pipelines, data_dir } => sluice::testing::cli_main(&pipelines, data_dir.as_deref()),
         Command::Guest { command } => sluice::client::run_guest_command(command),
         Command::Reload { server } => sluice::client::run_reload(&server),
+        Command::Mine(args) => sluice::mining::cli::main(args),
         Command::Run { pipeline, http, data_dir, db_key_file, shutdown_timeout, api_token_file, trusted_keys_file } => {
             let pipeline = match Pipeline::load(&pipeline) {
                 Ok(p) => p,

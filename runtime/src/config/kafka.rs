@@ -106,6 +106,14 @@ pub struct KafkaOutputConfig {
     /// letters are not produced.
     #[serde(default)]
     pub dead_letters_topic: Option<String>,
+    /// A topic for insights (seed 004's `logs.insights`): each insight a stage attaches to a
+    /// pattern, as JSON `{"pattern_id", "template", "insight"}`, keyed by pattern id. None: not
+    /// produced.
+    #[serde(default)]
+    pub insights_topic: Option<String>,
+    /// A topic for alerts (the alert object as JSON, keyed by rule). None: not produced.
+    #[serde(default)]
+    pub alerts_topic: Option<String>,
     /// librdkafka producer properties, e.g. `compression.type: lz4` or `linger.ms: "5"`.
     /// `bootstrap.servers`, `acks` (`all`) and `enable.idempotence` (`true`) are Sluice's and
     /// cannot be overridden here.

@@ -4,15 +4,18 @@
 //! offending key, so `sluice check` can point straight at the mistake.
 
 pub mod amqp;
+pub mod inference;
 pub mod kafka;
 mod pipeline;
 pub mod postgres;
 pub mod testcase;
+pub mod webhook;
 pub mod zeromq;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use inference::InferenceConfig;
 pub use pipeline::{
     BatchConfig, HttpInputConfig, InputConfig, JournalConfig, LibsqlOutputConfig, LimitsConfig, OutputConfig,
     PipelineConfig, SessionBufferConfig, StageConfig, WebsocketOutputConfig,
@@ -217,6 +220,11 @@ impl Pipeline {
                     "pool",
                     format!("needs 1 <= max and min <= max (got min {}, max {})", p.pool.min, p.pool.max),
                 ));
+            }
+            if let OutputConfig::Webhook(w) = output
+                && let Err(message) = w.validate()
+            {
+                return Err(fail(format!("outputs[{i}].webhook"), "webhook", message));
             }
             if let OutputConfig::Websocket(w) = output
                 && w.sessions.max_sessions == 0

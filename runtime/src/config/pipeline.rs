@@ -6,8 +6,10 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use super::amqp::AmqpInputConfig;
+use super::inference::InferenceConfig;
 use super::kafka::{KafkaInputConfig, KafkaOutputConfig};
 use super::postgres::PostgresOutputConfig;
+use super::webhook::WebhookOutputConfig;
 use super::zeromq::ZeromqInputConfig;
 
 /// A pipeline: inputs feed an ordered list of stages whose result goes to every output.
@@ -29,6 +31,10 @@ pub struct PipelineConfig {
     /// Bounds on the durable journal between inputs and outputs.
     #[serde(default)]
     pub journal: JournalConfig,
+    /// The model endpoint guests reach through the `inference` import (`inference.rs`). Absent:
+    /// inference is disabled unless `SLUICE_INFERENCE_URL` is set.
+    #[serde(default)]
+    pub inference: InferenceConfig,
     /// Test cases run by `sluice test`: input records and what must become of them. Ignored by
     /// `sluice run`.
     #[serde(default)]
@@ -199,6 +205,8 @@ pub enum OutputConfig {
     Postgres(PostgresOutputConfig),
     /// A Kafka topic (`kafka.rs`).
     Kafka(KafkaOutputConfig),
+    /// An HTTP endpoint that receives alerts (and optionally insights) as JSON POSTs.
+    Webhook(WebhookOutputConfig),
 }
 
 impl OutputConfig {
@@ -208,6 +216,7 @@ impl OutputConfig {
             OutputConfig::Websocket(c) => c.name.as_deref().unwrap_or("websocket"),
             OutputConfig::Postgres(c) => c.name.as_deref().unwrap_or("postgres"),
             OutputConfig::Kafka(c) => c.name.as_deref().unwrap_or("kafka"),
+            OutputConfig::Webhook(c) => c.name.as_deref().unwrap_or("webhook"),
         }
     }
 }

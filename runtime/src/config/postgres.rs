@@ -23,7 +23,11 @@ pub struct PostgresOutputConfig {
     /// Which tables receive events:
     /// - `logs`: every event, attributes and insight as JSONB;
     /// - `aggregated_logs`: per mined pattern, a count, first/last seen and samples (seed 001);
-    /// - `log_events`: audit events with their session, type and JSONB payload (seed 002).
+    /// - `log_events`: audit events with their session, type and JSONB payload (seed 002);
+    /// - `alerts`: alerts raised by rule stages (the `alert` guest).
+    ///
+    /// Insights go onto `aggregated_logs` rows and pattern merges re-point `logs` and
+    /// `aggregated_logs`, whichever of them the output writes.
     #[serde(default = "default_tables")]
     pub tables: Vec<PostgresTable>,
 }
@@ -35,6 +39,7 @@ pub enum PostgresTable {
     Logs,
     AggregatedLogs,
     LogEvents,
+    Alerts,
 }
 
 /// The connection pool.

@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 use super::Batch;
 use super::sink::SinkContext;
 use crate::config::kafka::{KafkaKey, KafkaOutputConfig, KafkaValue};
-use crate::event::Event;
+use crate::event::{Event, SignalKind};
 use crate::retry::Backoff;
 
 /// Why a batch was not delivered (it is retried).
@@ -97,6 +97,10 @@ pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: m
     let mut producer: Option<Producer> = None;
     let topic: Arc<str> = config.topic.as_str().into();
     let dead_letters_topic: Option<Arc<str>> = config.dead_letters_topic.as_deref().map(Into::into);
+    let signal_topics = SignalTopics {
+        insights: config.insights_topic.as_deref().map(Into::into),
+        alerts: config.alerts_topic.as_deref().map(Into::into),
+    };
     loop {
         let batch = tokio::select! {
             () = ctx.abort.cancelled() => return,
@@ -105,11 +109,11 @@ pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: m
                 None => break,
             },
         };
-        if batch.end_offset <= start {
+        if batch.already_held(start) {
             ctx.committed(batch.end_offset);
             continue;
         }
-        let mut todo = match records(&batch, &config, &topic, dead_letters_topic.as_ref()) {
+        let mut todo = match records(&batch, &config, &topic, dead_letters_topic.as_ref(), &signal_topics) {
             Ok(records) => records,
             Err(e) => {
                 // Events are plain data; this cannot fail short of a bug, and retrying cannot help.
@@ -153,6 +157,11 @@ pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: m
                 }
             }
         }
+        if batch.tick {
+            // Only signals: nothing of the journal to record.
+            ctx.delivered(&batch);
+            continue;
+        }
         if let Err(e) = write_offset(&offset_file, batch.end_offset).await {
             // Only a restart notices: it produces this batch again.
             tracing::warn!(output = %ctx.name, error = %e, "cannot record the Kafka output's offset");
@@ -177,11 +186,18 @@ fn create(config: &KafkaOutputConfig, name: &str) -> Result<Producer, KafkaOutpu
 }
 
 /// The batch's messages, in order: its events, then its dead letters when they have a topic.
+/// Where signals are produced, when they are.
+struct SignalTopics {
+    insights: Option<Arc<str>>,
+    alerts: Option<Arc<str>>,
+}
+
 fn records(
     batch: &Batch,
     config: &KafkaOutputConfig,
     topic: &Arc<str>,
     dead_letters: Option<&Arc<str>>,
+    signal_topics: &SignalTopics,
 ) -> Result<Vec<Record>, serde_json::Error> {
     let mut out = Vec::with_capacity(batch.events.len() + dead_letters.map_or(0, |_| batch.dead_letters.len()));
     for event in &batch.events {
@@ -202,6 +218,19 @@ fn records(
                 payload: serde_json::to_vec(letter)?,
             });
         }
+    }
+    for signal in &batch.signals {
+        let (topic, key_field) = match signal.kind {
+            SignalKind::Insight => (&signal_topics.insights, "pattern_id"),
+            SignalKind::Alert => (&signal_topics.alerts, "rule"),
+            SignalKind::PatternChanged => continue,
+        };
+        let Some(topic) = topic else { continue };
+        out.push(Record {
+            topic: topic.clone(),
+            key: signal.body.get(key_field).and_then(serde_json::Value::as_str).unwrap_or(&signal.stage).to_string(),
+            payload: serde_json::to_vec(&signal.body)?,
+        });
     }
     Ok(out)
 }

@@ -11,11 +11,12 @@ mod offsets;
 pub mod postgres;
 pub mod sessions;
 pub mod sink;
+pub mod webhook;
 pub mod websocket;
 
 pub use offsets::Offsets;
 
-use crate::event::{DeadLetter, Event};
+use crate::event::{DeadLetter, Event, Signal};
 use crate::wasm::StateWrite;
 
 /// One processed batch, as every output receives it.
@@ -29,7 +30,21 @@ pub struct Batch {
     pub dead_letters: Vec<DeadLetter>,
     /// Guest state written while processing this batch.
     pub state: Vec<StateWrite>,
+    /// What the stages reported besides their outcomes (alerts, pattern changes, insights).
+    pub signals: Vec<Signal>,
     /// Whether the events go into the store's `logs` (the pipeline has a `libsql` output); dead
     /// letters and state always do.
     pub store_events: bool,
+    /// Made by an idle tick rather than from the journal: it carries no events, only the state
+    /// writes and signals of the stages' tick calls. It is never "already held" by an output, and
+    /// it moves no output's offset.
+    pub tick: bool,
+}
+
+impl Batch {
+    /// Whether an output that has committed up to `committed` already holds this batch (and so
+    /// skips it whole).
+    pub fn already_held(&self, committed: u64) -> bool {
+        !self.tick && self.end_offset <= committed
+    }
 }

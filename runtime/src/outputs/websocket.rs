@@ -78,7 +78,7 @@ impl TailHub {
     /// Publishes a batch; never blocks, whether or not anyone listens.
     pub fn publish(&self, batch: &Arc<Batch>) {
         let mut item = TailItem { first_seq: 0, batch: batch.clone(), with_dead_letters: self.dead_letters };
-        if item.is_empty() {
+        if item.is_empty() && batch.signals.is_empty() {
             return;
         }
         item.first_seq = self.next_seq.fetch_add(item.len(), Ordering::Relaxed);

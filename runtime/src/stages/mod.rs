@@ -167,6 +167,13 @@ impl Stage {
         out
     }
 
+    /// An empty call, made when the pipeline is idle, so a time-driven guest can act. It is not
+    /// counted as traffic.
+    pub fn tick(&mut self, dead: &mut Vec<DeadLetter>) {
+        let mut out = Vec::new();
+        self.call_active(Vec::new(), &mut out, dead);
+    }
+
     fn call(&mut self, chunk: Vec<Event>, out: &mut Vec<Event>, dead: &mut Vec<DeadLetter>) {
         let (out_before, dead_before) = (out.len(), dead.len());
         self.call_active(chunk, out, dead);
@@ -187,14 +194,20 @@ impl Stage {
             },
         };
         // The canary gets its own copy of the very events the active version sees.
-        let shadow = self.canary.as_ref().map(|_| chunk.clone());
         let n = chunk.len();
+        let shadow = self.canary.as_ref().filter(|_| n > 0).map(|_| chunk.clone());
         let started = Instant::now();
         let result = instance.process(chunk);
         let elapsed = started.elapsed();
-        self.active.stats.call(n, elapsed);
         self.active.stats.memory(instance.memory_high_water());
-        self.metrics.guest_call_seconds.get_or_create(&self.metrics.stage(&self.name)).observe(elapsed.as_secs_f64());
+        // A tick (empty call) is not traffic: it would skew the call latencies.
+        if n > 0 {
+            self.active.stats.call(n, elapsed);
+            self.metrics
+                .guest_call_seconds
+                .get_or_create(&self.metrics.stage(&self.name))
+                .observe(elapsed.as_secs_f64());
+        }
         match result {
             Ok(pairs) => {
                 if let (Some(canary), Some(shadow)) = (self.canary.as_ref(), shadow) {

@@ -8,7 +8,10 @@ use libsql::Connection;
 use super::StoreError;
 
 /// Every migration, in order; `user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("../../../migrations/libsql/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../migrations/libsql/0001_init.sql"),
+    include_str!("../../../migrations/libsql/0002_signals.sql"),
+];
 
 pub async fn run(conn: &Connection) -> Result<(), StoreError> {
     let mut rows = conn.query("PRAGMA user_version", ()).await?;

@@ -7,6 +7,7 @@
 
 mod migrate;
 pub mod query;
+pub mod signals;
 mod writer;
 
 use std::path::{Path, PathBuf};

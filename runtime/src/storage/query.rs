@@ -58,6 +58,28 @@ pub struct PatternRow {
     pub last_seen: String,
     pub metadata: serde_json::Value,
     pub samples: serde_json::Value,
+    /// The insight attached to the pattern (model answer or offline analysis), if any.
+    pub insight: serde_json::Value,
+    pub insight_at: Option<String>,
+}
+
+/// One alert raised by a rule stage.
+#[derive(Debug, Serialize)]
+pub struct AlertRow {
+    pub id: String,
+    pub stage: String,
+    pub rule: String,
+    pub kind: String,
+    pub severity: String,
+    pub title: String,
+    pub message: String,
+    pub key: String,
+    pub source: Option<String>,
+    pub pattern_id: Option<String>,
+    pub fired_at: String,
+    pub event_ids: serde_json::Value,
+    /// The whole alert object as the stage emitted it.
+    pub alert: serde_json::Value,
 }
 
 /// One dead letter.
@@ -146,7 +168,8 @@ impl Store {
     pub async fn patterns(&self, limit: u32, offset: u32) -> Result<(Vec<PatternRow>, u64), StoreError> {
         let total = self.count("SELECT count(*) FROM patterns").await?;
         let sql = format!(
-            "SELECT pattern_id, pattern, count, level, source, first_seen, last_seen, metadata, samples
+            "SELECT pattern_id, pattern, count, level, source, first_seen, last_seen, metadata, samples,
+                    insight, insight_at
              FROM patterns ORDER BY count DESC, pattern_id LIMIT {} OFFSET {offset}",
             limit.min(MAX_LIMIT)
         );
@@ -163,6 +186,53 @@ impl Store {
                 last_seen: row.get(6)?,
                 metadata: json(row.get(7)?),
                 samples: json(row.get(8)?),
+                insight: json(row.get(9)?),
+                insight_at: row.get(10)?,
+            });
+        }
+        Ok((out, total))
+    }
+
+    /// Alerts, newest first; only those of `severity` when given.
+    pub async fn alerts(
+        &self,
+        limit: u32,
+        offset: u32,
+        severity: Option<&str>,
+    ) -> Result<(Vec<AlertRow>, u64), StoreError> {
+        let (filter, params): (&str, Vec<libsql::Value>) = match severity {
+            Some(s) => ("WHERE severity = ?1", vec![libsql::Value::Text(s.to_string())]),
+            None => ("", Vec::new()),
+        };
+        let mut rows = self.reader.query(&format!("SELECT count(*) FROM alerts {filter}"), params.clone()).await?;
+        let total = match rows.next().await? {
+            Some(row) => row.get::<i64>(0)? as u64,
+            None => 0,
+        };
+        drop(rows);
+        let sql = format!(
+            "SELECT id, stage, rule, kind, severity, title, message, alert_key, source, pattern_id, fired_at,
+                    event_ids, body
+             FROM alerts {filter} ORDER BY fired_at DESC, id LIMIT {} OFFSET {offset}",
+            limit.min(MAX_LIMIT)
+        );
+        let mut rows = self.reader.query(&sql, params).await?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().await? {
+            out.push(AlertRow {
+                id: row.get(0)?,
+                stage: row.get(1)?,
+                rule: row.get(2)?,
+                kind: row.get(3)?,
+                severity: row.get(4)?,
+                title: row.get(5)?,
+                message: row.get(6)?,
+                key: row.get(7)?,
+                source: row.get(8)?,
+                pattern_id: row.get(9)?,
+                fired_at: row.get(10)?,
+                event_ids: json(row.get(11)?),
+                alert: json(row.get(12)?),
             });
         }
         Ok((out, total))

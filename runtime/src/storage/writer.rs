@@ -76,7 +76,7 @@ impl StoreWriter {
             None => 0,
         };
         drop(rows);
-        if batch.end_offset <= committed {
+        if batch.already_held(committed) {
             return Ok(false);
         }
         if store_events {
@@ -84,6 +84,7 @@ impl StoreWriter {
             self.upsert_patterns(&batch.events).await?;
         }
         self.insert_dead_letters(batch).await?;
+        super::signals::apply(&self.conn, &batch.signals).await?;
         for write in &batch.state {
             match &write.value {
                 Some(value) => {
@@ -105,13 +106,16 @@ impl StoreWriter {
                 }
             }
         }
-        self.conn
-            .execute(
-                "INSERT INTO meta (key, value) VALUES ('journal_offset', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [batch.end_offset.to_string()],
-            )
-            .await?;
+        // A tick is not from the journal: the offset stays where the last batch left it.
+        if !batch.tick {
+            self.conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('journal_offset', ?1)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [batch.end_offset.to_string()],
+                )
+                .await?;
+        }
         Ok(true)
     }
 

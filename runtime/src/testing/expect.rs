@@ -1,4 +1,5 @@
-//! Matching what became of a record against what its test case expects.
+//! Matching what became of a record against the fate its test case expects (its signals are
+//! matched in `signals`).
 //!
 //! Pure functions over events and dead letters: no guest runs here, nothing is printed. Each
 //! difference becomes a [`Mismatch`] naming the field path, the expectation and the actual value,
@@ -8,15 +9,17 @@ use serde_json::Value;
 
 use super::view;
 use crate::config::testcase::{Check, DeadLetterCheck, Fate, FieldChecks};
-use crate::event::{DeadLetter, Event};
+use crate::event::{DeadLetter, Event, Signal};
 
-/// What became of one input record after the last stage.
+/// What became of one entry (a record or a tick) after the last stage.
 #[derive(Debug, Clone, Default)]
 pub struct Observed {
     /// The events that reached the outputs, in order.
     pub events: Vec<Event>,
     /// The dead letters it caused, in order.
     pub dead_letters: Vec<DeadLetter>,
+    /// The signals the stages emitted while processing it, in stage order.
+    pub signals: Vec<Signal>,
 }
 
 impl Observed {
@@ -150,7 +153,8 @@ fn json_equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn describe(check: &Check) -> String {
+/// How a check reads in a report: the expected value, `a match for /re/`, `absent`, `present`.
+pub(super) fn describe(check: &Check) -> String {
     match check {
         Check::Equals(value) => value.to_string(),
         Check::Matches(pattern) => format!("a match for /{}/", pattern.as_str()),
@@ -205,7 +209,7 @@ mod tests {
     }
 
     fn one(event: Event) -> Observed {
-        Observed { events: vec![event], dead_letters: Vec::new() }
+        Observed { events: vec![event], ..Observed::default() }
     }
 
     #[test]
@@ -262,8 +266,8 @@ mod tests {
     fn fates_are_told_apart() {
         let any = || FieldChecks::default();
         let dropped = Observed::default();
-        let two = Observed { events: vec![event(), event()], dead_letters: Vec::new() };
-        let died = Observed { events: Vec::new(), dead_letters: vec![dead("mine", "deadline of 300ms exceeded")] };
+        let two = Observed { events: vec![event(), event()], ..Observed::default() };
+        let died = Observed { dead_letters: vec![dead("mine", "deadline of 300ms exceeded")], ..Observed::default() };
         assert!(check(&Fate::Dropped, &dropped).is_empty());
         assert!(check(&Fate::Output(any()), &one(event())).is_empty());
         assert!(check(&Fate::Outputs(vec![any(), any()]), &two).is_empty());
@@ -293,7 +297,7 @@ mod tests {
     fn split_outputs_are_checked_in_order() {
         let mut second = event();
         second.message = "second".into();
-        let observed = Observed { events: vec![event(), second], dead_letters: Vec::new() };
+        let observed = Observed { events: vec![event(), second], ..Observed::default() };
         let expected = Fate::Outputs(vec![fields(&[("message", "User 1 logged in")]), fields(&[("message", "first")])]);
         let found = check(&expected, &observed);
         assert_eq!(found.len(), 1);
@@ -303,7 +307,7 @@ mod tests {
 
     #[test]
     fn dead_letter_stage_and_reason_are_checked() {
-        let died = Observed { events: Vec::new(), dead_letters: vec![dead("loop", "deadline of 300ms exceeded")] };
+        let died = Observed { dead_letters: vec![dead("loop", "deadline of 300ms exceeded")], ..Observed::default() };
         let expect = |yaml: &str| Fate::DeadLettered(serde_yaml_ng::from_str(yaml).unwrap_or_else(|e| panic!("{e}")));
         assert!(check(&expect("{stage: loop, reason: {matches: '^deadline of 300ms'}}"), &died).is_empty());
         let found = check(&expect("{stage: trap, reason: 'guest trapped'}"), &died);

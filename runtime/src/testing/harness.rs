@@ -2,15 +2,16 @@
 //!
 //! Guests are loaded once per file (a compiled component has no state); each case gets new
 //! [`Stage`]s with fresh, empty host state, so cases never see each other's patterns. Nothing is
-//! stored: the state's writes are taken and discarded after each record, as the store output
-//! would take them with each batch.
+//! stored: the state's writes are taken and discarded after each record or tick, as the store
+//! output would take them with each batch; the signals are taken then too, and reported as that
+//! entry's. The harness never reads or sets the clock: records come stamped by the caller.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use super::expect::Observed;
 use crate::config::Pipeline;
-use crate::event::{DeadLetter, Event, now_ns};
+use crate::event::{DeadLetter, Event, Signal};
 use crate::stages::Stage;
 use crate::telemetry::Metrics;
 use crate::wasm::{Guest, GuestState, StateLimits, WasmHost};
@@ -66,20 +67,45 @@ impl Harness {
                 .map_err(|e| format!("stage `{}`: {e}", config.name))?;
             stages.push(stage);
         }
+        // What `init` emitted belongs to no entry (the running pipeline hands it on with the
+        // first batch); an entry's expectations must see only what that entry caused.
+        for stage in &stages {
+            drop(stage.state().take_signals());
+        }
         let input = pipeline.config.inputs.first().map_or("http", |i| i.name()).to_string();
         Ok(Harness { stages, input })
     }
 
-    /// Runs one record through every stage as a batch of its own, and says what became of it.
-    pub fn feed(&mut self, raw: &str) -> Observed {
+    /// Runs one record, received at `received_ns`, through every stage as a batch of its own,
+    /// and says what became of it.
+    pub fn feed(&mut self, raw: &str, received_ns: i64) -> Observed {
         // As an input journals a record: a fresh UUIDv7 and the receive time.
-        let event = Event::received(uuid::Uuid::now_v7().to_string(), now_ns(), self.input.clone(), raw.to_string());
+        let event = Event::received(uuid::Uuid::now_v7().to_string(), received_ns, self.input.clone(), raw.to_string());
         let mut events = vec![event];
         let mut dead_letters: Vec<DeadLetter> = Vec::new();
+        let mut signals = Vec::new();
         for stage in &mut self.stages {
             events = stage.process(events, &mut dead_letters);
-            drop(stage.state().take_writes());
+            signals.extend(Harness::settle(stage));
         }
-        Observed { events, dead_letters }
+        Observed { events, dead_letters, signals }
+    }
+
+    /// Gives every stage an empty call, as the running pipeline does when idle, and says what
+    /// the stages signalled (and dead-lettered, should a new instance fail to start).
+    pub fn tick(&mut self) -> Observed {
+        let mut dead_letters: Vec<DeadLetter> = Vec::new();
+        let mut signals = Vec::new();
+        for stage in &mut self.stages {
+            stage.tick(&mut dead_letters);
+            signals.extend(Harness::settle(stage));
+        }
+        Observed { events: Vec::new(), dead_letters, signals }
+    }
+
+    /// Discards the stage's state writes and takes its signals, after each call.
+    fn settle(stage: &Stage) -> Vec<Signal> {
+        drop(stage.state().take_writes());
+        stage.state().take_signals()
     }
 }

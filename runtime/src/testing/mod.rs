@@ -8,17 +8,28 @@
 //! That attributes every output and dead letter to exactly one record (a batch would mix them
 //! once a guest splits or drops), while stateful guests such as `mine` still see the whole
 //! sequence. The price: batch effects (one trap dead-lettering a whole batch) are not reproduced;
-//! a trap takes only its own record.
+//! a trap takes only its own record. A tick entry gives every stage an empty call instead.
 //!
-//! Layout: `harness` builds stages and feeds records, `expect` decides whether what came out is
-//! what was expected, `view` is the stored form of an event that paths address, `report` prints
-//! the results, `cache` picks the compile cache directory. This module only orchestrates;
-//! it never stores events, and never talks to a running server.
+//! Time: a case with a `clock` runs on its own timeline
+//! ([`ClockSpec::timeline`](crate::config::testcase::ClockSpec::timeline)); the host clock
+//! shows each entry's time while it is processed (and `start` while the stages' `init` runs), and
+//! reads the wall clock again once the case is over. Without `clock`, records are stamped with the
+//! wall clock, as today. Signals are collected per entry, from every stage, after its call.
+//!
+//! Layout: `harness` builds stages and feeds records and ticks, `clock` drives the host clock,
+//! `expect` decides whether a record's fate is what was expected and `signals` whether its
+//! signals are, `view` is the stored form of an event that paths address, `report` prints the
+//! results, `cache` picks the compile cache directory. This module only orchestrates; it never
+//! stores events, and never talks to a running server.
 
 mod cache;
+mod clock;
 mod expect;
 mod harness;
 mod report;
+mod signals;
+#[cfg(test)]
+mod tests;
 mod view;
 
 use std::io::Write;
@@ -29,9 +40,11 @@ use std::sync::Arc;
 pub use expect::{Mismatch, Observed};
 pub use report::{CaseReport, Failure, FileReport, Summary};
 
-use crate::config::testcase::TestCase;
+use crate::config::testcase::{TestCase, TestInput};
 use crate::config::{ConfigError, Pipeline};
-use crate::wasm::{Guest, LoadError, WasmHost};
+use crate::event::now_ns;
+use crate::wasm::{Clock, Guest, LoadError, WasmHost};
+use clock::CaseClock;
 use harness::Harness;
 
 /// Why a file's tests could not run at all (as opposed to running and failing).
@@ -68,13 +81,19 @@ impl Runner {
 
     /// Loads a pipeline file and runs all its test cases.
     pub fn run_file(&self, path: &Path) -> Result<FileReport, TestError> {
-        let pipeline = Pipeline::load(path)?;
+        self.run_pipeline(&Pipeline::load(path)?)
+    }
+
+    /// Runs all test cases of a parsed pipeline.
+    pub fn run_pipeline(&self, pipeline: &Pipeline) -> Result<FileReport, TestError> {
+        let path = pipeline.path.as_path();
         if pipeline.config.tests.is_empty() {
             return Err(TestError::NoTests { file: path.to_path_buf() });
         }
-        let guests = harness::load_guests(&self.wasm, &pipeline, self.data_dir.as_deref())
+        let guests = harness::load_guests(&self.wasm, pipeline, self.data_dir.as_deref())
             .map_err(|f| TestError::Guest { file: path.to_path_buf(), stage: f.stage, message: f.message })?;
-        let cases = pipeline.config.tests.iter().map(|case| run_case(&pipeline, &guests, case)).collect();
+        let clock = &self.wasm.services().clock;
+        let cases = pipeline.config.tests.iter().map(|case| run_case(pipeline, &guests, case, clock)).collect();
         Ok(FileReport { file: path.to_path_buf(), cases })
     }
 }
@@ -84,8 +103,18 @@ pub fn run_file(path: &Path, data_dir: Option<&Path>) -> Result<FileReport, Test
     Runner::new(data_dir)?.run_file(path)
 }
 
-fn run_case(pipeline: &Pipeline, guests: &[Arc<Guest>], case: &TestCase) -> CaseReport {
+fn run_case(pipeline: &Pipeline, guests: &[Arc<Guest>], case: &TestCase, clock: &Clock) -> CaseReport {
     let mut report = CaseReport { name: case.name.clone(), setup_error: None, failures: Vec::new() };
+    // Parsing checks the timeline; a hand-built config might not.
+    let times = match case.clock.as_ref().map(|c| c.timeline(&case.input)).transpose() {
+        Ok(times) => times,
+        Err(e) => {
+            report.setup_error = Some(format!("clock: {e}"));
+            return report;
+        }
+    };
+    // Set before the stages exist, so a guest's `init` already sees the case's time.
+    let clock = CaseClock::new(clock, case.clock.as_ref().map(|c| c.start));
     let mut harness = match Harness::new(pipeline, guests) {
         Ok(harness) => harness,
         Err(e) => {
@@ -93,24 +122,49 @@ fn run_case(pipeline: &Pipeline, guests: &[Arc<Guest>], case: &TestCase) -> Case
             return report;
         }
     };
-    // Every record runs, in order, before anything is checked: the sequence is what a stateful
-    // guest sees, whichever records the expectations name.
-    let observed: Vec<Observed> = case.input.iter().map(|record| harness.feed(&record.raw)).collect();
+    // Every entry runs, in order, before anything is checked: the sequence is what a stateful
+    // guest sees, whichever entries the expectations name.
+    let observed: Vec<Observed> = case
+        .input
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let at = times.as_ref().and_then(|t| t.get(i).copied());
+            if let Some(at) = at {
+                clock.set(at);
+            }
+            match entry {
+                TestInput::Record(record) => harness.feed(&record.raw, at.unwrap_or_else(now_ns)),
+                TestInput::Tick(_) => harness.tick(),
+            }
+        })
+        .collect();
+    drop(clock);
     for expectation in &case.expect {
         let (mismatches, observed) = match observed.get(expectation.input) {
-            Some(seen) => (expect::check(&expectation.fate, seen), seen.clone()),
+            Some(seen) => {
+                let mut mismatches = expectation.fate.as_ref().map(|f| expect::check(f, seen)).unwrap_or_default();
+                mismatches.extend(signals::check(&expectation.signals, &seen.signals));
+                (mismatches, seen.clone())
+            }
             // Parsing rejects this; a hand-built config might not.
             None => (
                 vec![Mismatch {
                     path: None,
-                    expected: format!("a record numbered {}", expectation.input),
-                    got: format!("records 0 to {}", case.input.len().saturating_sub(1)),
+                    expected: format!("an entry numbered {}", expectation.input),
+                    got: format!("entries 0 to {}", case.input.len().saturating_sub(1)),
                 }],
                 Observed::default(),
             ),
         };
         if !mismatches.is_empty() {
-            report.failures.push(Failure { input: expectation.input, mismatches, observed });
+            report.failures.push(Failure {
+                input: expectation.input,
+                tick: case.input.get(expectation.input).is_some_and(TestInput::is_tick),
+                signals_checked: !expectation.signals.is_empty(),
+                mismatches,
+                observed,
+            });
         }
     }
     report

@@ -1,6 +1,7 @@
 //! The results of a run and how they read: one line per case, and for each failed expectation
-//! the file, case, record, every differing path with `expected … got …`, and what the record
-//! actually became (the events as pretty JSON, or the dead letters' stage and reason).
+//! the file, case, entry, every differing path with `expected … got …`, what the record actually
+//! became (the events as pretty JSON, or the dead letters' stage and reason), and every signal
+//! emitted meanwhile (one compact JSON body per line, numbered as the mismatches name them).
 //!
 //! Only formatting lives here; what counts as a failure is decided in `expect`.
 
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 
 use super::expect::{Mismatch, Observed};
 use super::view::Stored;
+use crate::config::testcase::signals::kind_name;
 
 /// The results of one pipeline file's test cases.
 #[derive(Debug, Clone)]
@@ -30,8 +32,12 @@ pub struct CaseReport {
 /// One expectation that did not hold.
 #[derive(Debug, Clone)]
 pub struct Failure {
-    /// The input record (0-based).
+    /// The entry of `input` (0-based).
     pub input: usize,
+    /// Whether that entry is a tick rather than a record.
+    pub tick: bool,
+    /// Whether the expectation checked signals, so that "none emitted" is worth saying.
+    pub signals_checked: bool,
     /// Every difference found.
     pub mismatches: Vec<Mismatch>,
     /// What the record actually became.
@@ -75,7 +81,8 @@ impl fmt::Display for FileReport {
 }
 
 fn write_failure(f: &mut fmt::Formatter<'_>, failure: &Failure) -> fmt::Result {
-    writeln!(f, "  input {}:", failure.input)?;
+    let tick = if failure.tick { " (tick)" } else { "" };
+    writeln!(f, "  input {}{tick}:", failure.input)?;
     for m in &failure.mismatches {
         match &m.path {
             Some(path) => writeln!(f, "    {path}: expected {}, got {}", m.expected, m.got)?,
@@ -83,6 +90,7 @@ fn write_failure(f: &mut fmt::Formatter<'_>, failure: &Failure) -> fmt::Result {
         }
     }
     let observed = &failure.observed;
+    write_signals(f, failure)?;
     // Nothing to show for a record that became nothing: the mismatch already says so.
     if observed.events.is_empty() && observed.dead_letters.is_empty() {
         return Ok(());
@@ -99,6 +107,20 @@ fn write_failure(f: &mut fmt::Formatter<'_>, failure: &Failure) -> fmt::Result {
         )?;
         writeln!(f, "      the event it gave up on:")?;
         write_indented(f, &Stored::of(&dead.event).pretty(), 8)?;
+    }
+    Ok(())
+}
+
+/// Every signal the entry caused, as `[i] kind from stage `s`: {body}`.
+fn write_signals(f: &mut fmt::Formatter<'_>, failure: &Failure) -> fmt::Result {
+    let signals = &failure.observed.signals;
+    if signals.is_empty() {
+        return if failure.signals_checked { writeln!(f, "    signals emitted: none") } else { Ok(()) };
+    }
+    writeln!(f, "    signals emitted:")?;
+    for (i, signal) in signals.iter().enumerate() {
+        let body = serde_json::to_string(&signal.body).unwrap_or_else(|e| format!("(cannot show the body: {e})"));
+        writeln!(f, "      [{i}] {} from stage `{}`: {body}", kind_name(signal.kind), signal.stage)?;
     }
     Ok(())
 }
@@ -145,7 +167,7 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DeadLetter, Event};
+    use crate::event::{DeadLetter, Event, Signal, SignalKind};
 
     #[test]
     fn a_failure_reads_as_a_diff() {
@@ -159,6 +181,10 @@ mod tests {
             reason: "deadline of 300ms exceeded".into(),
             failed_ns: 1,
         };
+        let mut body = serde_json::Map::new();
+        body.insert("rule".into(), "payment-errors".into());
+        body.insert("severity".into(), "warning".into());
+        let alert = Signal { stage: "alert".into(), kind: SignalKind::Alert, body, emitted_ns: 1 };
         let report = FileReport {
             file: "p.yaml".into(),
             cases: vec![
@@ -169,21 +195,47 @@ mod tests {
                     failures: vec![
                         Failure {
                             input: 0,
+                            tick: false,
+                            signals_checked: false,
                             mismatches: vec![Mismatch {
                                 path: Some("level".into()),
                                 expected: "\"ERROR\"".into(),
                                 got: "\"INFO\"".into(),
                             }],
-                            observed: Observed { events: vec![event], dead_letters: vec![] },
+                            observed: Observed { events: vec![event], ..Observed::default() },
                         },
                         Failure {
                             input: 1,
+                            tick: false,
+                            signals_checked: false,
                             mismatches: vec![Mismatch {
                                 path: None,
                                 expected: "one event".into(),
                                 got: "dead-lettered by stage `loop`".into(),
                             }],
-                            observed: Observed { events: vec![], dead_letters: vec![dead] },
+                            observed: Observed { dead_letters: vec![dead], ..Observed::default() },
+                        },
+                        Failure {
+                            input: 2,
+                            tick: true,
+                            signals_checked: true,
+                            mismatches: vec![Mismatch {
+                                path: Some("signals[0].body.severity".into()),
+                                expected: "\"critical\"".into(),
+                                got: "\"warning\"".into(),
+                            }],
+                            observed: Observed { signals: vec![alert], ..Observed::default() },
+                        },
+                        Failure {
+                            input: 3,
+                            tick: false,
+                            signals_checked: true,
+                            mismatches: vec![Mismatch {
+                                path: Some("signals[0]".into()),
+                                expected: "an `alert` signal".into(),
+                                got: "no `alert` signal among 0 signals".into(),
+                            }],
+                            observed: Observed::default(),
                         },
                     ],
                 },
@@ -205,6 +257,16 @@ mod tests {
             text.contains("      dead letter from stage `loop` (hostile@abc): deadline of 300ms exceeded\n"),
             "{text}"
         );
+        let tick = concat!(
+            "  input 2 (tick):\n",
+            "    signals[0].body.severity: expected \"critical\", got \"warning\"\n",
+            "    signals emitted:\n",
+            "      [0] alert from stage `alert`: {\"rule\":\"payment-errors\",\"severity\":\"warning\"}\n",
+            "  input 3:\n",
+            "    signals[0]: expected an `alert` signal, got no `alert` signal among 0 signals\n",
+            "    signals emitted: none\n",
+        );
+        assert!(text.ends_with(tick), "{text}");
         assert_eq!((report.passed(), report.failed()), (1, 1));
         let mut summary = Summary::default();
         summary.add(&report);

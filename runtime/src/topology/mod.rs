@@ -87,6 +87,8 @@ pub enum TopologyError {
     Store(#[from] StoreError),
     #[error("cannot start a pipeline thread: {0}")]
     Thread(#[from] std::io::Error),
+    #[error(transparent)]
+    Inference(#[from] crate::inference::InferenceError),
 }
 
 /// What starting a topology needs from the process.
@@ -127,6 +129,8 @@ struct Current {
     tail: Option<Arc<TailHub>>,
     inputs: inputs::Inputs,
     sinks: outputs::Sinks,
+    /// The inference service guests reach, and the settings it was started with.
+    inference: Option<(crate::config::InferenceConfig, crate::inference::Service)>,
 }
 
 /// The running pipeline: the processor and store output threads and what runs in them.
@@ -268,6 +272,12 @@ impl Topology {
     /// so its in-flight permits) when its settings did not change. On error nothing changed.
     pub async fn apply(&self, pipeline: &Pipeline) -> Result<Changes, TopologyError> {
         let mut current = self.current.lock().await;
+        // A changed inference section starts a new service first (settings errors stop the
+        // change); it replaces the running one only once the new topology is installed.
+        let inference = match &current.inference {
+            Some((config, _)) if *config == pipeline.config.inference => None,
+            _ => Some(crate::inference::build(&pipeline.config.inference, &self.runtime, self.metrics.clone())?),
+        };
         let mut plan = self.plan(pipeline, &current).await?;
         let mut sinks = self.start_sinks(pipeline, &mut current, &mut plan);
         let (reply, answer) = oneshot::channel();
@@ -303,8 +313,18 @@ impl Topology {
         {
             old.retire();
         }
+        let inference = match inference {
+            Some(service) => {
+                self.wasm.services().set_inference(service.inference());
+                if let Some((_, old)) = current.inference.take() {
+                    self.runtime.spawn(old.shutdown());
+                }
+                Some((pipeline.config.inference.clone(), service))
+            }
+            None => current.inference.take(),
+        };
         *self.view.lock().unwrap_or_else(|p| p.into_inner()) = plan.current.stages.clone();
-        *current = Current { inputs, sinks: std::mem::take(&mut sinks.sinks), ..plan.current };
+        *current = Current { inputs, sinks: std::mem::take(&mut sinks.sinks), inference, ..plan.current };
         Ok(plan.changes)
     }
 

@@ -1,4 +1,5 @@
-//! The outputs of the running topology that run on their own tasks (PostgreSQL, Kafka). An
+//! The outputs of the running topology that run on their own tasks (PostgreSQL, Kafka,
+//! webhooks). An
 //! unchanged output keeps its task and connections across a reload; a removed one is sent no
 //! more batches, delivers what it holds and ends.
 
@@ -10,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::OutputConfig;
 use crate::outputs::sink::{Sink, SinkContext};
-use crate::outputs::{Batch, kafka, postgres};
+use crate::outputs::{Batch, kafka, postgres, webhook};
 
 /// One running output task, with a sender so a reload can keep feeding it.
 #[derive(Debug)]
@@ -28,7 +29,7 @@ pub(super) struct Sinks {
 
 /// Whether this kind of output runs as its own task.
 pub(super) fn is_task(config: &OutputConfig) -> bool {
-    matches!(config, OutputConfig::Postgres(_) | OutputConfig::Kafka(_))
+    matches!(config, OutputConfig::Postgres(_) | OutputConfig::Kafka(_) | OutputConfig::Webhook(_))
 }
 
 /// Starts an output's task; returns it and the processor's end.
@@ -41,6 +42,7 @@ pub(super) fn spawn(
     let task = match config.clone() {
         OutputConfig::Postgres(c) => tokio::spawn(postgres::run(c, ctx, batches)),
         OutputConfig::Kafka(c) => tokio::spawn(kafka::run(c, ctx, batches)),
+        OutputConfig::Webhook(c) => tokio::spawn(webhook::run(c, ctx, batches)),
         OutputConfig::Libsql(_) | OutputConfig::Websocket(_) => return None,
     };
     Some((RunningSink { config: config.clone(), batches: sink.batches.clone(), task }, sink))

@@ -145,6 +145,7 @@ impl Topology {
                 tail,
                 inputs: Default::default(),
                 sinks: Default::default(),
+                inference: None,
             },
             http,
             max_pending_bytes: pipeline.config.journal.max_pending_mib * 1024 * 1024,

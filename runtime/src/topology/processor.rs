@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -63,6 +63,10 @@ pub enum Control {
     /// Stop one stage's canary; replies with its candidate.
     CanaryStop { stage: String, reply: oneshot::Sender<Option<Version>> },
 }
+
+/// How long the pipeline must be idle before the stages get an empty call (a tick), so
+/// time-driven guests (absence alerts, pending insights) act without traffic.
+pub const TICK_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Processor {
     pub reader: JournalReader,
@@ -121,6 +125,7 @@ impl Processor {
         running.barriers = starts.into_iter().chain([store_start]).filter(|&b| b > start).collect();
         let mut writer_closed = false;
         let mut control_open = true;
+        let mut last_call = Instant::now();
         loop {
             while let Ok(message) = self.control.try_recv() {
                 handle(&mut running, message, &self.metrics);
@@ -156,8 +161,15 @@ impl Processor {
                     Woke::Control(Some(message)) => handle(&mut running, message, &self.metrics),
                     Woke::Control(None) => control_open = false,
                 }
+                if last_call.elapsed() >= TICK_EVERY && !running.stages.is_empty() {
+                    last_call = Instant::now();
+                    if !self.tick(&mut running) {
+                        break;
+                    }
+                }
                 continue;
             };
+            last_call = Instant::now();
             let mut events: Vec<Event> = Vec::with_capacity(entries.iter().map(|e| e.events.len()).sum());
             let mut dead_letters = Vec::new();
             for entry in entries {
@@ -172,32 +184,65 @@ impl Processor {
                 events = stage.process(events, &mut dead_letters);
             }
             let state = running.stages.iter().flat_map(|s| s.state().take_writes()).collect();
+            let signals = running.stages.iter().flat_map(|s| s.state().take_signals()).collect();
             let batch = Arc::new(Batch {
                 end_offset,
                 events,
                 dead_letters,
                 state,
+                signals,
                 store_events: running.settings.store_events,
+                tick: false,
             });
-            if let Some(tail) = &running.settings.tail {
-                tail.publish(&batch);
-            }
-            if self.batches.blocking_send(batch.clone()).is_err() {
-                tracing::error!("store output stopped; processing stops");
-                break;
-            }
-            let mut stopped = false;
-            for sink in &running.settings.sinks {
-                if sink.batches.blocking_send(batch.clone()).is_err() {
-                    tracing::error!(output = %sink.name, "output stopped; processing stops");
-                    stopped = true;
-                }
-            }
-            if stopped {
+            if !self.hand_on(&running, batch) {
                 break;
             }
         }
         tracing::debug!(position = self.reader.position(), "processor drained the journal");
+    }
+
+    /// Gives every stage an empty call; hands on what they wrote or signalled, if anything.
+    /// Returns `false` when an output has stopped.
+    fn tick(&mut self, running: &mut Running) -> bool {
+        let mut dead_letters = Vec::new();
+        for stage in &mut running.stages {
+            stage.tick(&mut dead_letters);
+        }
+        let state: Vec<_> = running.stages.iter().flat_map(|s| s.state().take_writes()).collect();
+        let signals: Vec<_> = running.stages.iter().flat_map(|s| s.state().take_signals()).collect();
+        if state.is_empty() && signals.is_empty() {
+            return true;
+        }
+        let batch = Arc::new(Batch {
+            end_offset: self.reader.position(),
+            events: Vec::new(),
+            dead_letters,
+            state,
+            signals,
+            store_events: running.settings.store_events,
+            tick: true,
+        });
+        self.hand_on(running, batch)
+    }
+
+    /// Publishes a batch to the live stream and sends it to every output, in order. Returns
+    /// `false` when an output has stopped (processing stops then).
+    fn hand_on(&self, running: &Running, batch: Arc<Batch>) -> bool {
+        if let Some(tail) = &running.settings.tail {
+            tail.publish(&batch);
+        }
+        if self.batches.blocking_send(batch.clone()).is_err() {
+            tracing::error!("store output stopped; processing stops");
+            return false;
+        }
+        let mut stopped = false;
+        for sink in &running.settings.sinks {
+            if sink.batches.blocking_send(batch.clone()).is_err() {
+                tracing::error!(output = %sink.name, "output stopped; processing stops");
+                stopped = true;
+            }
+        }
+        !stopped
     }
 }
 

@@ -6,4 +6,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::exports::sluice::pipeline::stage;
-pub use self::sluice::pipeline::{log, state, types};
+pub use self::sluice::pipeline::{clock, inference, log, signal, state, types};

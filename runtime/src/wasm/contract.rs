@@ -14,7 +14,7 @@ use wasmtime::component::types::ComponentItem;
 pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
 
 /// The interfaces a guest may import from the `sluice:pipeline` package.
-const HOST_INTERFACES: &[&str] = &["log", "state", "types"];
+const HOST_INTERFACES: &[&str] = &["log", "state", "signal", "inference", "clock", "types"];
 
 /// The export every stage guest must provide, and its functions with their parameter names.
 const STAGE_FUNCS: &[(&str, &[&str])] = &[("init", &["config"]), ("process", &["batch"])];

@@ -11,6 +11,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use super::bindings::{StageGuest, StageGuestPre, stage};
 use super::host::HostState;
 use super::limits::MemoryLimiter;
+use super::services::HostServices;
 use super::state::GuestState;
 use super::{EPOCH_TICK, LoadError, cache, contract, convert};
 use crate::event::{Annotation, Event};
@@ -27,6 +28,7 @@ pub struct Guest {
     pub sha256: String,
     pre: StageGuestPre<HostState>,
     engine: wasmtime::Engine,
+    services: Arc<HostServices>,
 }
 
 impl std::fmt::Debug for Guest {
@@ -93,6 +95,7 @@ impl Guest {
         bytes: &[u8],
         component: Component,
         linker: &Linker<HostState>,
+        services: Arc<HostServices>,
     ) -> Result<Guest, LoadError> {
         let invalid = |reason: String| LoadError::Invalid { name: name.to_string(), reason };
         contract::check(component.engine(), &component).map_err(invalid)?;
@@ -106,6 +109,7 @@ impl Guest {
             sha256,
             engine: component.engine().clone(),
             pre,
+            services,
         })
     }
 
@@ -124,6 +128,7 @@ impl Guest {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory_bytes),
             state,
+            services: self.services.clone(),
             label: format!("{}@{}", self.name, self.version).into(),
         };
         let mut store = Store::new(&self.engine, host);

@@ -5,9 +5,15 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{log, state, types};
+use super::bindings::{clock, inference, log, signal, state, types};
 use super::limits::MemoryLimiter;
+use super::services::{Answer, HostServices, RequestStatus};
 use super::state::{GuestState, StateError};
+use crate::event::SignalKind;
+
+/// Longest inference key, system or user message a guest may pass, in bytes.
+const MAX_INFERENCE_KEY_BYTES: usize = 256;
+const MAX_INFERENCE_MESSAGE_BYTES: usize = 32 * 1024;
 
 /// Longest guest log message kept; the rest is cut.
 const MAX_LOG_BYTES: usize = 4096;
@@ -18,6 +24,7 @@ pub struct HostState {
     pub table: ResourceTable,
     pub limiter: MemoryLimiter,
     pub state: Arc<GuestState>,
+    pub services: Arc<HostServices>,
     /// `name@version`, for the guest's log lines.
     pub label: Arc<str>,
 }
@@ -70,5 +77,48 @@ impl state::Host for HostState {
 
     fn scan(&mut self, prefix: String) -> Vec<(String, Vec<u8>)> {
         self.state.scan(&prefix)
+    }
+}
+
+impl signal::Host for HostState {
+    fn emit(&mut self, kind: signal::Kind, body: String) -> bool {
+        let kind = match kind {
+            signal::Kind::Alert => SignalKind::Alert,
+            signal::Kind::PatternChanged => SignalKind::PatternChanged,
+            signal::Kind::Insight => SignalKind::Insight,
+        };
+        self.state.emit(kind, &body, self.services.clock.now_ns())
+    }
+}
+
+impl inference::Host for HostState {
+    fn request(&mut self, key: String, system: String, user: String) -> inference::Status {
+        if key.len() > MAX_INFERENCE_KEY_BYTES
+            || system.len() > MAX_INFERENCE_MESSAGE_BYTES
+            || user.len() > MAX_INFERENCE_MESSAGE_BYTES
+        {
+            return inference::Status::Busy;
+        }
+        match self.services.inference().request(&key, &system, &user) {
+            RequestStatus::Queued => inference::Status::Queued,
+            RequestStatus::Known => inference::Status::Known,
+            RequestStatus::Disabled => inference::Status::Disabled,
+            RequestStatus::OverBudget => inference::Status::OverBudget,
+            RequestStatus::Busy => inference::Status::Busy,
+        }
+    }
+
+    fn lookup(&mut self, key: String) -> Option<inference::Answer> {
+        self.services.inference().lookup(&key).map(|answer| match answer {
+            Answer::Pending => inference::Answer::Pending,
+            Answer::Ready(text) => inference::Answer::Ready(text),
+            Answer::Failed(reason) => inference::Answer::Failed(reason),
+        })
+    }
+}
+
+impl clock::Host for HostState {
+    fn now_ns(&mut self) -> i64 {
+        self.services.clock.now_ns()
     }
 }

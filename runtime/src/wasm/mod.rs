@@ -17,6 +17,7 @@ mod convert;
 mod guest;
 mod host;
 mod limits;
+mod services;
 mod state;
 
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use wasmtime::{Config, Engine};
 pub use cache::content_hash;
 pub use contract::{SUPPORTED_VERSIONS, world};
 pub use guest::{CallError, Guest, GuestInstance, InstanceLimits, Outcome};
+pub use services::{Answer, Clock, HostServices, Inference, NoInference, RequestStatus};
 pub use state::{GuestState, StateLimits, StateWrite};
 
 /// How often the epoch advances; call deadlines are rounded up to this.
@@ -55,6 +57,7 @@ pub struct WasmHost {
     engine: Engine,
     linker: Arc<Linker<host::HostState>>,
     cache_dir: PathBuf,
+    services: Arc<HostServices>,
 }
 
 impl std::fmt::Debug for WasmHost {
@@ -77,14 +80,19 @@ impl WasmHost {
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         std::fs::create_dir_all(&cache_dir).map_err(|source| LoadError::Read { path: cache_dir.clone(), source })?;
         spawn_ticker(&engine);
-        Ok(WasmHost { engine, linker: Arc::new(linker), cache_dir })
+        Ok(WasmHost { engine, linker: Arc::new(linker), cache_dir, services: Arc::new(HostServices::default()) })
     }
 
     /// Loads a component: from the compile cache when this engine compiled it before, otherwise
     /// compiled now and cached. Checks that it implements the stage world before anything runs.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Arc<Guest>, LoadError> {
         let component = cache::load_or_compile(&self.engine, &self.cache_dir, name, bytes)?;
-        Guest::new(name, bytes, component, &self.linker).map(Arc::new)
+        Guest::new(name, bytes, component, &self.linker, self.services.clone()).map(Arc::new)
+    }
+
+    /// The services (inference, clock) every guest of this host reaches.
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.services
     }
 
     /// Loads a component from a file.

@@ -7,6 +7,14 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use crate::event::{Signal, SignalKind};
+
+/// Most signals one stage may emit between two batches; more are refused (the guest is told).
+pub const MAX_SIGNALS_PER_BATCH: usize = 4096;
+
+/// Largest signal body, in bytes.
+pub const MAX_SIGNAL_BYTES: usize = 64 * 1024;
+
 /// Bounds on what one stage may keep.
 #[derive(Debug, Clone, Copy)]
 pub struct StateLimits {
@@ -51,6 +59,10 @@ struct Inner {
     values: BTreeMap<String, Vec<u8>>,
     dirty: BTreeMap<String, Option<Vec<u8>>>,
     bytes: u64,
+    /// Signals emitted since the last batch was handed on.
+    signals: Vec<Signal>,
+    /// Whether signals are kept: a snapshot (trial run, canary) drops them, as it drops writes.
+    keeps_signals: bool,
 }
 
 fn entry_bytes(key: &str, value: &[u8]) -> u64 {
@@ -64,7 +76,14 @@ impl GuestState {
         let values = entries.into_iter().collect();
         GuestState {
             stage: stage.to_string(),
-            inner: Mutex::new(Inner { limits, values, dirty: BTreeMap::new(), bytes }),
+            inner: Mutex::new(Inner {
+                limits,
+                values,
+                dirty: BTreeMap::new(),
+                bytes,
+                signals: Vec::new(),
+                keeps_signals: true,
+            }),
         }
     }
 
@@ -133,8 +152,34 @@ impl GuestState {
                 values: inner.values.clone(),
                 dirty: BTreeMap::new(),
                 bytes: inner.bytes,
+                signals: Vec::new(),
+                keeps_signals: false,
             }),
         }
+    }
+
+    /// Queues a signal emitted at `now_ns` (the pipeline clock); refused (`false`) when `body` is
+    /// not a JSON object, is too large, or the stage has emitted too many since the last batch.
+    pub fn emit(&self, kind: SignalKind, body: &str, now_ns: i64) -> bool {
+        if body.len() > MAX_SIGNAL_BYTES {
+            return false;
+        }
+        let Ok(serde_json::Value::Object(body)) = serde_json::from_str(body) else {
+            return false;
+        };
+        let mut inner = self.lock();
+        if inner.signals.len() >= MAX_SIGNALS_PER_BATCH {
+            return false;
+        }
+        if inner.keeps_signals {
+            inner.signals.push(Signal { stage: self.stage.clone(), kind, body, emitted_ns: now_ns });
+        }
+        true
+    }
+
+    /// Takes the signals emitted since the last call, to be handed on with the current batch.
+    pub fn take_signals(&self) -> Vec<Signal> {
+        std::mem::take(&mut self.lock().signals)
     }
 
     /// Takes the writes made since the last call, to be committed with the current batch.

@@ -1,9 +1,9 @@
 //! Reading test cases: visitors that accept the compact forms (a scalar for "equals", `true` for
-//! "dead-lettered") and name the offending key in every error.
+//! "dead-lettered", the `!tick` tag for a tick) and name the offending key in every error.
 
 use serde::Deserialize;
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, EnumAccess, MapAccess, VariantAccess, Visitor};
 
 use super::*;
 
@@ -15,31 +15,67 @@ pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> R
 // The deserializers below raise their errors inside a visitor, where the YAML deserializer still
 // knows the position, so config errors point at the offending line.
 
-impl<'de> Deserialize<'de> for TestRecord {
+impl<'de> Deserialize<'de> for TestInput {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(RecordVisitor)
+        d.deserialize_any(InputVisitor)
     }
 }
 
-struct RecordVisitor;
+struct InputVisitor;
 
-impl<'de> Visitor<'de> for RecordVisitor {
-    type Value = TestRecord;
+impl<'de> Visitor<'de> for InputVisitor {
+    type Value = TestInput;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string (the raw record; quote it if it looks like a number) or a mapping (sent as JSON)")
+        f.write_str(
+            "a string (the raw record; quote it if it looks like a number), a mapping (sent as JSON) or `!tick <duration>`",
+        )
     }
 
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<TestRecord, E> {
-        Ok(TestRecord { raw: v.to_string() })
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<TestInput, E> {
+        Ok(TestInput::Record(TestRecord { raw: v.to_string() }))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TestRecord, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<TestInput, A::Error> {
         // Through YAML's own value, which keeps the keys in the order written.
         let value = serde_yaml_ng::Value::deserialize(MapAccessDeserializer::new(map))?;
         let raw = serde_json::to_string(&value)
             .map_err(|e| de::Error::custom(format!("this mapping cannot be sent as JSON ({e})")))?;
-        Ok(TestRecord { raw })
+        Ok(TestInput::Record(TestRecord { raw }))
+    }
+
+    /// A tagged value: YAML tags reach a visitor as an enum whose variant is the tag's name.
+    fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<TestInput, A::Error> {
+        let (tag, value) = data.variant::<String>()?;
+        if tag != "tick" {
+            return Err(de::Error::custom(format!(
+                "unknown tag `!{tag}`; the only tag an entry takes is `!tick <duration>` (quote a record that starts with `!`)"
+            )));
+        }
+        value.newtype_variant_seed(TickSeed).map(TestInput::Tick)
+    }
+}
+
+/// The duration after `!tick`.
+struct TickSeed;
+
+impl<'de> DeserializeSeed<'de> for TickSeed {
+    type Value = std::time::Duration;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TickSeed {
+    type Value = std::time::Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("how far a tick moves the clock, e.g. `!tick 10m` (`!tick 0s` for none)")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        humantime::parse_duration(v).map_err(|e| E::custom(format!("invalid duration `{v}` after `!tick`: {e}")))
     }
 }
 
@@ -51,11 +87,15 @@ impl<'de> Deserialize<'de> for Expectation {
 
 struct ExpectationVisitor;
 
+const FATES: &str = "`output`, `outputs`, `dropped: true`, `dead_lettered`";
+
 impl<'de> Visitor<'de> for ExpectationVisitor {
     type Value = Expectation;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an expectation: `input` and one of `output`, `outputs`, `dropped`, `dead_lettered`")
+        f.write_str(
+            "an expectation: `input`, one of `output`, `outputs`, `dropped`, `dead_lettered`, and/or `signals`, `no_signals`",
+        )
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Expectation, A::Error> {
@@ -70,24 +110,34 @@ impl<'de> Visitor<'de> for ExpectationVisitor {
             None => {}
         }
         fates.extend(keys.dead_lettered.map(|d| Fate::DeadLettered(d.0)));
-        match (fates.pop(), fates.is_empty()) {
-            (Some(fate), true) => Ok(Expectation { input, fate }),
-            (None, _) => Err(de::Error::custom(format!(
-                "say what becomes of record {input} with one of `output`, `outputs`, `dropped: true`, `dead_lettered`"
-            ))),
-            (Some(_), false) => Err(de::Error::custom(format!(
+        let signals = SignalExpectation {
+            listed: keys.signals.map(|s| s.0).unwrap_or_default(),
+            none_of: keys.no_signals.map(|n| n.0).unwrap_or_default(),
+        };
+        if let Some(both) = signals.listed.iter().find(|c| signals.none_of.contains(&c.kind)) {
+            let kind = signals::kind_name(both.kind);
+            return Err(de::Error::custom(format!(
+                "entry {input} expects a `{kind}` signal in `signals` and none in `no_signals`; keep one"
+            )));
+        }
+        let fate = fates.pop();
+        if !fates.is_empty() {
+            return Err(de::Error::custom(format!(
                 "record {input} is expected to become two things; keep one of {}",
                 "`output`, `outputs`, `dropped`, `dead_lettered`"
-            ))),
+            )));
         }
+        if fate.is_none() && signals.is_empty() {
+            return Err(de::Error::custom(format!(
+                "say what becomes of record {input} with one of {FATES}, or check its signals with `signals` or `no_signals`"
+            )));
+        }
+        Ok(Expectation { input, fate, signals })
     }
 }
 
 fn not_false(key: &str) -> String {
-    format!(
-        "`{key}: false` expects nothing; say what the record becomes instead ({})",
-        "`output`, `outputs`, `dropped: true` or `dead_lettered`"
-    )
+    format!("`{key}: false` expects nothing; say what the record becomes instead ({FATES})")
 }
 
 /// `dead_lettered: true` or `dead_lettered: {stage, reason}`.
@@ -163,11 +213,16 @@ impl<'de> Deserialize<'de> for Check {
 }
 
 /// Reads a check; `problem` is an error about its key, raised in place of reading the value.
-struct CheckVisitor {
+pub(super) struct CheckVisitor {
     problem: Option<String>,
 }
 
 impl CheckVisitor {
+    /// A check whose key is wrong when `problem` is given: the error is raised at the value.
+    pub(super) fn with_problem(problem: Option<String>) -> CheckVisitor {
+        CheckVisitor { problem }
+    }
+
     fn equals<E: de::Error>(self, value: serde_json::Value) -> Result<Check, E> {
         self.key_ok()?;
         Ok(Check::Equals(value))

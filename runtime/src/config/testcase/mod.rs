@@ -1,7 +1,8 @@
 //! The schema of a pipeline's test cases (`tests:` in a pipeline file), run by `sluice test`.
 //!
 //! A case feeds records to the stages as an input would receive them and says what must become
-//! of each: one event with given fields, several events, nothing, or a dead letter.
+//! of each: one event with given fields, several events, nothing, or a dead letter; and which
+//! signals (alerts, pattern changes, insights) processing it must, or must not, have emitted.
 //!
 //! ```yaml
 //! tests:
@@ -16,16 +17,55 @@
 //!         dead_lettered: {stage: mine, reason: {matches: "deadline"}}
 //! ```
 //!
+//! **Time.** Without `clock`, records are stamped with the wall clock as they are fed, and the
+//! host clock guests read (`clock.now-ns`) is the wall clock. With `clock: {start, step}` time is
+//! explicit: the first entry happens at `start`, each record is received `step` (default `1s`)
+//! after the entry before it (its `received_ns` and initial `timestamp_ns`), and the host clock
+//! reads that time while the entry is processed. Without ticks, record `i` arrives at
+//! `start + i × step`.
+//!
+//! **Ticks.** An entry of `input` may be the tagged scalar `!tick <duration>` instead of a record:
+//! the clock moves on by the duration (from the entry before, or from `start` when it comes
+//! first) and every stage gets an empty call, as the running pipeline gives an idle stage once a
+//! second. Ticks need `clock`. A tag is used because every plain YAML form is already a record (a
+//! string is sent as it is, a mapping as JSON); write `'!tick 10m'`, quoted, to send that text.
+//! Ticks are numbered with the records: in `[a, !tick 10m, b]`, `b` is entry 2. No tick happens
+//! unless written: time passing between records (a long `step`) gives no empty calls by itself.
+//!
+//! **Expectations.** `input` names an entry; an expectation then says at most one fate
+//! (`output`, `outputs`, `dropped`, `dead_lettered`) and may add signal checks (`signals`,
+//! `no_signals`, see [`signals`]); it must check something. A record's fate is checked only when
+//! one is said. A tick has no fate: an expectation on a tick checks only signals.
+//!
+//! ```yaml
+//!   - name: an error burst fires the payment alert, silence fires the absence alert
+//!     clock: {start: 2026-12-01T12:00:00Z, step: 10s}
+//!     input:
+//!       - {message: "payment declined", level: error, source: payments}
+//!       - {message: "payment declined", level: error, source: payments}
+//!       - !tick 11m
+//!     expect:
+//!       - input: 1
+//!         output: {level: ERROR}
+//!         signals: [{kind: alert, body.rule: payment-errors, body.severity: critical}]
+//!       - input: 2
+//!         signals: [{kind: alert, body.rule: payments-silent}]
+//!         no_signals: insight
+//! ```
+//!
 //! Whatever can be checked without running a guest is checked while parsing, so a mistake in a
 //! test is reported like any other config error, with file, line and key: unknown field paths,
 //! regexes that do not compile, expectations that say nothing or two things. [`validate`] adds the
-//! checks that span a case (record indexes, duplicate names). This module never runs a guest;
-//! `crate::testing` does.
+//! checks that span a case (entry indexes, duplicate names, ticks without a clock). This module
+//! never runs a guest; `crate::testing` does.
 //!
 //! Files: this one holds the schema; `de.rs` reads it (hand-written visitors, so every mistake is
-//! reported with its key and line); `validate.rs` holds the checks that span a case.
+//! reported with its key and line); `clock.rs` holds the clock and the timeline it gives the
+//! entries; `signals.rs` the signal checks; `validate.rs` the checks that span a case.
 
+mod clock;
 mod de;
+pub mod signals;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -34,7 +74,10 @@ use std::fmt;
 
 use serde::Deserialize;
 
+pub use clock::ClockSpec;
 use de::{DeadLetterSpec, present};
+pub use signals::{BodyPath, SignalCheck, SignalExpectation};
+use signals::{NoSignals, SignalList};
 pub use validate::validate;
 
 /// One test case: records fed to the stages, and what must become of them.
@@ -43,11 +86,30 @@ pub use validate::validate;
 pub struct TestCase {
     /// Names the case in reports; unique within the file.
     pub name: String,
-    /// Records as the pipeline's first input receives them, in order: a string is the raw record
-    /// (a text line), a mapping is sent as its JSON text (an NDJSON line).
-    pub input: Vec<TestRecord>,
-    /// What must become of the records, by index. Records no expectation names are not checked.
+    /// Explicit time: when the entries happen. Without it, the wall clock.
+    #[serde(default)]
+    pub clock: Option<ClockSpec>,
+    /// Entries, in order: records as the pipeline's first input receives them (a string is the
+    /// raw record, a text line; a mapping is sent as its JSON text, an NDJSON line) and ticks
+    /// (`!tick 10m`, with `clock` only).
+    pub input: Vec<TestInput>,
+    /// What must become of the entries, by index. Entries no expectation names are not checked.
     pub expect: Vec<Expectation>,
+}
+
+/// One entry of a case's `input`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TestInput {
+    /// A record, fed to the stages as a batch of one.
+    Record(TestRecord),
+    /// `!tick <duration>`: the clock moves on by this much, then every stage gets an empty call.
+    Tick(std::time::Duration),
+}
+
+impl TestInput {
+    pub fn is_tick(&self) -> bool {
+        matches!(self, TestInput::Tick(_))
+    }
 }
 
 /// One input record: exactly the text an input would have journaled.
@@ -57,13 +119,16 @@ pub struct TestRecord {
     pub raw: String,
 }
 
-/// What must become of one input record.
+/// What must become of one entry: at least one of a fate and signal checks.
 #[derive(Debug, Clone)]
 pub struct Expectation {
-    /// Which input record (0-based).
+    /// Which entry of `input` (0-based; records and ticks are numbered together).
     pub input: usize,
-    /// What it must have become after the last stage.
-    pub fate: Fate,
+    /// What the record must have become after the last stage; `None`: not checked (always for a
+    /// tick).
+    pub fate: Option<Fate>,
+    /// The signals processing it must, and must not, have emitted.
+    pub signals: SignalExpectation,
 }
 
 /// What a record becomes after all stages.
@@ -79,11 +144,11 @@ pub enum Fate {
     DeadLettered(DeadLetterCheck),
 }
 
-/// An expectation as written: `input` and exactly one of the others.
+/// An expectation as written: `input`, at most one fate, and signal checks.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ExpectationKeys {
-    /// Which input record (0-based).
+    /// Which entry (0-based).
     input: usize,
     /// It reaches the outputs as exactly one event with these fields (fields not named are not
     /// checked).
@@ -98,6 +163,13 @@ struct ExpectationKeys {
     /// `true`, or `{stage, reason}`: a stage dead-lettered it and nothing of it reached the outputs.
     #[serde(default)]
     dead_lettered: Option<DeadLetterSpec>,
+    /// Signals that must each be matched by a distinct signal emitted while the entry was
+    /// processed, e.g. `[{kind: alert, body.rule: payment-errors}]`.
+    #[serde(default)]
+    signals: Option<SignalList>,
+    /// Kinds of which no signal may have been emitted: `alert`, `[alert, insight]`, or `true`.
+    #[serde(default)]
+    no_signals: Option<NoSignals>,
 }
 
 /// Which dead letter is expected; a key left out matches anything.

@@ -3,12 +3,13 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use super::TestCase;
+use super::{TestCase, TestInput};
 use crate::config::ConfigError;
 
 /// Checks what spans a case and so cannot be checked while parsing one value: case names are
-/// unique and non-empty, a case has records and expectations, and each expectation names an
-/// existing record, once. `text` is the file's text, used to find the offending line.
+/// unique and non-empty, a case has entries and expectations, ticks come with a clock and the
+/// timeline fits it, and each expectation names an existing entry, once, and no fate for a tick.
+/// `text` is the file's text, used to find the offending line.
 pub fn validate(file: &Path, text: &str, tests: &[TestCase]) -> Result<(), ConfigError> {
     let tests_line = find_line(text, 0, |l| l.starts_with("tests:"));
     let fail = |line: Option<usize>, key: String, message: String| ConfigError {
@@ -32,6 +33,7 @@ pub fn validate(file: &Path, text: &str, tests: &[TestCase]) -> Result<(), Confi
         if case.input.is_empty() {
             return Err(fail(case_line, format!("tests[{i}].input"), "a test case needs at least one record".into()));
         }
+        check_time(case, i, text, case_line, &fail)?;
         if case.expect.is_empty() {
             return Err(fail(
                 case_line,
@@ -45,21 +47,63 @@ pub fn validate(file: &Path, text: &str, tests: &[TestCase]) -> Result<(), Confi
             let earlier = case.expect[..j].iter().filter(|e| e.input == n).count();
             let line = nth_line(text, case_line.unwrap_or(start), earlier, |l| names_input(l, n)).or(case_line);
             let key = format!("tests[{i}].expect[{j}].input");
-            if n >= case.input.len() {
+            let Some(entry) = case.input.get(n) else {
                 let message =
-                    format!("there is no record {n}: the case has {} (numbered from 0)", records(case.input.len()));
+                    format!("there is no record {n}: the case has {} (numbered from 0)", entries(&case.input));
                 return Err(fail(line, key, message));
-            }
+            };
             if !expected.insert(n) {
                 return Err(fail(line, key, format!("record {n} is expected twice; merge the expectations")));
+            }
+            if entry.is_tick() && expectation.fate.is_some() {
+                let message = format!(
+                    "entry {n} is a tick, which has no fate to check; check its `signals` or `no_signals` only"
+                );
+                return Err(fail(line, format!("tests[{i}].expect[{j}]"), message));
             }
         }
     }
     Ok(())
 }
 
-fn records(n: usize) -> String {
-    if n == 1 { "1 record".into() } else { format!("{n} records") }
+/// Ticks need a clock to move, and every entry's time must fit the clock.
+fn check_time(
+    case: &TestCase,
+    i: usize,
+    text: &str,
+    case_line: Option<usize>,
+    fail: &impl Fn(Option<usize>, String, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let from = case_line.unwrap_or(0);
+    match &case.clock {
+        None => match case.input.iter().position(TestInput::is_tick) {
+            Some(k) => {
+                let line = find_line(text, from, |l| l.contains("!tick")).or(case_line);
+                let message = "a tick moves the case's clock; give the case one, e.g. \
+                               `clock: {start: 2026-12-01T12:00:00Z, step: 1s}`";
+                Err(fail(line, format!("tests[{i}].input[{k}]"), message.into()))
+            }
+            None => Ok(()),
+        },
+        Some(clock) => match clock.timeline(&case.input) {
+            Ok(_) => Ok(()),
+            Err(message) => {
+                let line = find_line(text, from, |l| l.trim_start().starts_with("clock:")).or(case_line);
+                Err(fail(line, format!("tests[{i}].clock"), message))
+            }
+        },
+    }
+}
+
+/// `2 records`, or `3 entries (2 records, 1 tick)` once there are ticks.
+fn entries(input: &[TestInput]) -> String {
+    let count = |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let ticks = input.iter().filter(|e| e.is_tick()).count();
+    let records = count(input.len() - ticks, "record", "records");
+    match ticks {
+        0 => records,
+        _ => format!("{} ({records}, {})", count(input.len(), "entry", "entries"), count(ticks, "tick", "ticks")),
+    }
 }
 
 /// The 0-based index of the first line at or after `from` for which `pred` holds.

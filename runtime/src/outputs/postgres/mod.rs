@@ -26,6 +26,8 @@ use crate::config::postgres::{PostgresOutputConfig, PostgresTable};
 use crate::event::{Event, format_ns};
 use crate::retry::Backoff;
 
+mod signals;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// Samples kept per pattern in `aggregated_logs`.
@@ -62,7 +64,7 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
     let start = ctx.ready(start);
     backoff.reset();
     while let Some(batch) = batches.recv().await {
-        if batch.end_offset <= start {
+        if batch.already_held(start) {
             ctx.committed(batch.end_offset);
             continue;
         }
@@ -96,6 +98,7 @@ struct Writer {
     logs: bool,
     aggregated: bool,
     events: bool,
+    alerts: bool,
 }
 
 impl Writer {
@@ -115,6 +118,7 @@ impl Writer {
             logs: config.writes(PostgresTable::Logs),
             aggregated: config.writes(PostgresTable::AggregatedLogs),
             events: config.writes(PostgresTable::LogEvents),
+            alerts: config.writes(PostgresTable::Alerts),
         };
         let offset: Option<i64> =
             sqlx::query_scalar("SELECT journal_offset FROM sluice_offsets WHERE instance = $1 AND output = $2")
@@ -136,7 +140,7 @@ impl Writer {
         .fetch_optional(&mut *tx)
         .await?;
         let end = i64::try_from(batch.end_offset).unwrap_or(i64::MAX);
-        if committed.is_some_and(|c| c >= end) {
+        if committed.is_some_and(|c| batch.already_held(c.max(0) as u64)) {
             return Ok(false);
         }
         if self.logs {
@@ -148,9 +152,13 @@ impl Writer {
         if self.events {
             insert_log_events(&mut tx, &batch.events).await?;
         }
+        let tables = signals::Tables { logs: self.logs, aggregated: self.aggregated, alerts: self.alerts };
+        signals::apply(&mut tx, &batch.signals, tables).await?;
+        // A tick is not from the journal; the offset never moves back.
         sqlx::query(
             "INSERT INTO sluice_offsets (instance, output, journal_offset, updated_at) VALUES ($1, $2, $3, NOW())
-             ON CONFLICT (instance, output) DO UPDATE SET journal_offset = EXCLUDED.journal_offset, updated_at = NOW()",
+             ON CONFLICT (instance, output) DO UPDATE SET
+               journal_offset = GREATEST(sluice_offsets.journal_offset, EXCLUDED.journal_offset), updated_at = NOW()",
         )
         .bind(&self.instance)
         .bind(&self.output)
@@ -370,7 +378,7 @@ async fn insert_log_events(tx: &mut Transaction<'_, Postgres>, events: &[Event])
 }
 
 /// PostgreSQL text cannot hold NUL; it becomes U+FFFD rather than failing the batch forever.
-fn clean(text: &str) -> String {
+pub(super) fn clean(text: &str) -> String {
     if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text.to_string() }
 }
 

@@ -1,0 +1,88 @@
+//! What `sluice mine` prints: the patterns by size, and how fast the guest went.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// One pattern of the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternSummary {
+    pub id: String,
+    pub template: String,
+    pub count: usize,
+}
+
+/// The result of mining one file.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub lines: usize,
+    /// Lines the format did not match (mined whole).
+    pub unmatched: usize,
+    /// Patterns by line count, largest first.
+    pub patterns: Vec<PatternSummary>,
+    /// Time spent inside the guest's `process` calls.
+    pub guest_time: Duration,
+    /// Wall time of the whole run (reading, compiling or loading the guest, mining).
+    pub total_time: Duration,
+}
+
+impl Summary {
+    pub fn new(
+        line_ids: &[String],
+        templates: &HashMap<String, String>,
+        unmatched: usize,
+        guest_time: Duration,
+        total_time: Duration,
+    ) -> Summary {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for id in line_ids {
+            *counts.entry(id.as_str()).or_default() += 1;
+        }
+        let mut patterns: Vec<PatternSummary> = counts
+            .into_iter()
+            .map(|(id, count)| PatternSummary {
+                id: id.to_string(),
+                template: templates.get(id).cloned().unwrap_or_default(),
+                count,
+            })
+            .collect();
+        patterns.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
+        Summary { lines: line_ids.len(), unmatched, patterns, guest_time, total_time }
+    }
+
+    /// Lines per second inside the guest.
+    pub fn guest_rate(&self) -> f64 {
+        self.lines as f64 / self.guest_time.as_secs_f64().max(1e-9)
+    }
+
+    /// The human-readable report, with the `top` largest patterns.
+    pub fn render(&self, top: usize) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} lines, {} patterns ({} lines did not match the format and were mined whole)",
+            self.lines,
+            self.patterns.len(),
+            self.unmatched
+        );
+        let _ = writeln!(
+            out,
+            "guest: {:.0} lines/s ({:.3} s in process calls); whole run {:.3} s",
+            self.guest_rate(),
+            self.guest_time.as_secs_f64(),
+            self.total_time.as_secs_f64()
+        );
+        let shown = top.min(self.patterns.len());
+        if shown > 0 {
+            let _ = writeln!(out, "\n{:>8}  {:>6}  {:<16}  template", "lines", "share", "pattern");
+        }
+        for p in self.patterns.iter().take(shown) {
+            let share = 100.0 * p.count as f64 / self.lines.max(1) as f64;
+            let _ = writeln!(out, "{:>8}  {:>5.1}%  {:<16}  {}", p.count, share, p.id, p.template);
+        }
+        if self.patterns.len() > shown {
+            let _ = writeln!(out, "… and {} smaller patterns", self.patterns.len() - shown);
+        }
+        out
+    }
+}
