@@ -34,17 +34,18 @@ pub use alert::Alert;
 pub use config::Settings;
 pub use engine::Engine;
 
-use sluice_guest::{Event, Guest, InstanceCell, Outcome, SignalKind, State, StateError};
+use sluice_guest::{Event, Guest, InstanceCell, Outcome, SaveLog, SignalKind, State};
 
-/// How often, in calls, a persisting failure (store writes, refused signals) is logged again.
-const FAILURE_LOG_EVERY: u64 = 1000;
+/// How often, in calls, refused signals are logged again (as store write failures are).
+const FAILURE_LOG_EVERY: u64 = sluice_guest::saving::LOG_EVERY;
 
 /// What an instance keeps between calls.
 #[derive(Debug)]
 struct Stage {
     engine: Engine,
-    /// Consecutive calls with a refused store write, and with a refused signal.
-    failing_saves: u64,
+    /// How saving the rules' state goes.
+    saves: SaveLog,
+    /// Consecutive calls with a refused signal.
     failing_emits: u64,
 }
 
@@ -63,7 +64,11 @@ impl Guest for Alerts {
             sluice_guest::log!(Warn, "{problem}");
         }
         sluice_guest::log!(Debug, "{rules} alert rule(s) loaded");
-        STAGE.set(Stage { engine, failing_saves: 0, failing_emits: 0 });
+        STAGE.set(Stage {
+            engine,
+            saves: SaveLog::new("alert state entries", "rules keep running in memory"),
+            failing_emits: 0,
+        });
         Ok(())
     }
 
@@ -101,44 +106,11 @@ fn emit(stage: &mut Stage, alerts: &[Alert]) {
 /// Applies the store changes of the call. A refused write is not fatal: the state stays in memory
 /// and is written again the next time it changes.
 fn save(stage: &mut Stage) {
-    let mut failed = 0usize;
-    let mut first_error = None;
-    for write in stage.engine.take_writes() {
-        match write {
-            persist::Write::Set(key, value) => {
-                if let Err(error) = State.set(&key, &value) {
-                    failed += 1;
-                    first_error.get_or_insert((key, error));
-                }
-            }
-            persist::Write::Delete(key) => State.delete(&key),
-        }
-    }
-    match first_error {
-        Some((key, error)) => {
-            if stage.failing_saves.is_multiple_of(FAILURE_LOG_EVERY) {
-                sluice_guest::log!(
-                    Warn,
-                    "could not save {failed} alert state entr(ies), first {key}: {}; rules keep running in memory",
-                    describe(error)
-                );
-            }
-            stage.failing_saves += 1;
-        }
-        None if stage.failing_saves > 0 => {
-            sluice_guest::log!(Info, "saving alert state again");
-            stage.failing_saves = 0;
-        }
-        None => {}
-    }
-}
-
-fn describe(error: StateError) -> String {
-    match error {
-        StateError::KeyTooLong(limit) => format!("key longer than {limit} bytes"),
-        StateError::ValueTooLarge(limit) => format!("value larger than {limit} bytes"),
-        StateError::QuotaExceeded(quota) => format!("state quota of {quota} bytes reached"),
-    }
+    let writes = stage.engine.take_writes().into_iter().map(|write| match write {
+        persist::Write::Set(key, value) => (key, Some(value)),
+        persist::Write::Delete(key) => (key, None),
+    });
+    stage.saves.record(State.apply(writes));
 }
 
 // Only on WebAssembly: the export symbols' names (`sluice:pipeline/stage@0.1.0#init`) are not

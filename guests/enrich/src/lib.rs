@@ -25,17 +25,14 @@ pub use config::Settings;
 pub use enricher::{Enricher, Inference};
 
 use sluice_guest::inference::{self, Answer, Status};
-use sluice_guest::{Event, Guest, InstanceCell, Outcome, SignalKind, State, StateError};
-
-/// How often, in calls, a persisting save failure is logged again.
-const SAVE_FAILURE_LOG_EVERY: u64 = 1000;
+use sluice_guest::{Event, Guest, InstanceCell, Outcome, SaveLog, SignalKind, State};
 
 /// What an instance keeps between calls.
 #[derive(Debug)]
 struct Stage {
     engine: Enricher,
-    /// Consecutive calls whose writes could not all be saved.
-    failing_calls: u64,
+    /// How saving the patterns' records goes.
+    saves: SaveLog,
 }
 
 static STAGE: InstanceCell<Stage> = InstanceCell::new();
@@ -71,7 +68,7 @@ impl Guest for Enrich {
             sluice_guest::log!(Warn, "ignoring {} more unreadable stored patterns", problems.len() - 10);
         }
         sluice_guest::log!(Debug, "loaded {} stored patterns", engine.len());
-        STAGE.set(Stage { engine, failing_calls: 0 });
+        STAGE.set(Stage { engine, saves: SaveLog::new("insight records", "insights continue in memory") });
         Ok(())
     }
 
@@ -95,44 +92,7 @@ impl Guest for Enrich {
 /// Applies the engine's store writes. A refused write (quota, size) is not fatal: the pattern
 /// stays in memory and is written again the next time it changes.
 fn save(stage: &mut Stage) {
-    let mut failed = 0usize;
-    let mut first_error = None;
-    for (key, value) in stage.engine.take_writes() {
-        match value {
-            Some(value) => {
-                if let Err(error) = State.set(&key, &value) {
-                    failed += 1;
-                    first_error.get_or_insert((key, error));
-                }
-            }
-            None => State.delete(&key),
-        }
-    }
-    match first_error {
-        Some((key, error)) => {
-            if stage.failing_calls.is_multiple_of(SAVE_FAILURE_LOG_EVERY) {
-                sluice_guest::log!(
-                    Warn,
-                    "could not save {failed} record(s), first {key}: {}; insights continue in memory",
-                    describe(error)
-                );
-            }
-            stage.failing_calls += 1;
-        }
-        None if stage.failing_calls > 0 => {
-            sluice_guest::log!(Info, "saving insights again");
-            stage.failing_calls = 0;
-        }
-        None => {}
-    }
-}
-
-fn describe(error: StateError) -> String {
-    match error {
-        StateError::KeyTooLong(limit) => format!("key longer than {limit} bytes"),
-        StateError::ValueTooLarge(limit) => format!("value larger than {limit} bytes"),
-        StateError::QuotaExceeded(quota) => format!("state quota of {quota} bytes reached"),
-    }
+    stage.saves.record(State.apply(stage.engine.take_writes()));
 }
 
 // Only on WebAssembly: the export symbols' names (`sluice:pipeline/stage@0.1.0#init`) are not

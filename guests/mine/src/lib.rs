@@ -23,19 +23,16 @@ pub use config::Settings;
 pub use miner::{Change, Miner};
 
 use sluice_guest::{
-    Annotation, Attribute, Event, Guest, InstanceCell, Outcome, PatternRef, SignalKind, State, StateError,
+    Annotation, Attribute, Event, Guest, InstanceCell, Outcome, PatternRef, SaveLog, SignalKind, State,
     push_json_string,
 };
-
-/// How often, in batches, a persisting save failure is logged again.
-const SAVE_FAILURE_LOG_EVERY: u64 = 1000;
 
 /// What an instance keeps between calls.
 #[derive(Debug)]
 struct Stage {
     miner: Miner,
-    /// Consecutive batches whose patterns could not all be saved.
-    failing_batches: u64,
+    /// How saving the patterns goes.
+    saves: SaveLog,
 }
 
 static STAGE: InstanceCell<Stage> = InstanceCell::new();
@@ -55,7 +52,13 @@ impl Guest for Mine {
             sluice_guest::log!(Warn, "ignoring {} more unreadable stored patterns", problems.len() - 10);
         }
         sluice_guest::log!(Debug, "loaded {} stored patterns", miner.len());
-        STAGE.set(Stage { miner, failing_batches: 0 });
+        STAGE.set(Stage {
+            miner,
+            saves: SaveLog::new(
+                "patterns",
+                "mining continues in memory, and patterns are saved again when they next change",
+            ),
+        });
         Ok(())
     }
 
@@ -138,40 +141,8 @@ fn report_changes(miner: &mut Miner) {
 /// Writes the patterns the batch changed. A refused write (quota, size) is not fatal: the pattern
 /// stays in memory, and is written again the next time it changes.
 fn save(stage: &mut Stage) {
-    let mut failed = 0usize;
-    let mut first_error = None;
-    for (key, value) in stage.miner.take_dirty() {
-        if let Err(error) = State.set(&key, &value) {
-            failed += 1;
-            first_error.get_or_insert((key, error));
-        }
-    }
-    match first_error {
-        Some((key, error)) => {
-            if stage.failing_batches.is_multiple_of(SAVE_FAILURE_LOG_EVERY) {
-                sluice_guest::log!(
-                    Warn,
-                    "could not save {failed} pattern(s), first {key}: {}; mining continues in \
-                     memory, and patterns are saved again when they next change",
-                    describe(error)
-                );
-            }
-            stage.failing_batches += 1;
-        }
-        None if stage.failing_batches > 0 => {
-            sluice_guest::log!(Info, "saving patterns again");
-            stage.failing_batches = 0;
-        }
-        None => {}
-    }
-}
-
-fn describe(error: StateError) -> String {
-    match error {
-        StateError::KeyTooLong(limit) => format!("key longer than {limit} bytes"),
-        StateError::ValueTooLarge(limit) => format!("value larger than {limit} bytes"),
-        StateError::QuotaExceeded(quota) => format!("state quota of {quota} bytes reached"),
-    }
+    let writes = stage.miner.take_dirty().into_iter().map(|(key, value)| (key, Some(value)));
+    stage.saves.record(State.apply(writes));
 }
 
 // Only on WebAssembly: the export symbols' names (`sluice:pipeline/stage@0.1.0#init`) are not

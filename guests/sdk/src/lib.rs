@@ -59,6 +59,7 @@ mod event;
 pub mod inference;
 mod json;
 mod log;
+pub mod saving;
 pub mod signal;
 mod state;
 
@@ -75,5 +76,6 @@ pub use cell::InstanceCell;
 pub use event::{annotate_pattern, blank_event, fail, string_attribute};
 pub use json::{push_json_string, to_json_string};
 pub use log::log;
+pub use saving::{SaveFailure, SaveLog};
 pub use signal::{SignalKind, emit};
 pub use state::State;
