@@ -8,7 +8,7 @@
 #
 # Writes OUT_DIR/<Name>.csv (LineId,EventTemplate) with `sluice mine`, prints the evaluator's
 # table, then the guest's throughput per dataset on the same lines repeated (REPEAT, default 100,
-# times; 0 skips it). Uses a release build (built if missing; SLUICE_BIN names another binary).
+# times; 0 skips it): whole calls, and the guest's own code apart from the crossing. Uses a release build (built if missing; SLUICE_BIN names another binary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 loghub=${1:?usage: scripts/score-loghub.sh LOGHUB_DIR [OUT_DIR]}
@@ -30,13 +30,16 @@ done
 python3 "$loghub/evaluate.py" --all --pred-dir "$out"
 if [ "$repeat" -gt 0 ]; then
   echo
-  echo "throughput inside the guest, each dataset's lines repeated $repeat times:"
+  echo "guest throughput in lines/s, each dataset's lines repeated $repeat times:"
+  echo "whole process calls, and the guest's own code (a second run, with --split-time)"
   big=$(mktemp)
   trap 'rm -f "$big"' EXIT
   for name in "${datasets[@]}"; do
     log="$loghub/$name/${name}_2k.log"
     for _ in $(seq "$repeat"); do cat "$log"; done >"$big"
-    rate=$("$bin" mine "$big" --format "$(format_of "$loghub/$name/settings.json")" --top 0 | sed -n 's/^guest: \([0-9]*\) lines\/s.*/\1/p')
-    printf '%-12s %10s lines/s\n' "$name" "$rate"
+    format=$(format_of "$loghub/$name/settings.json")
+    whole=$("$bin" mine "$big" --format "$format" --top 0 | sed -n 's/^guest: \([0-9]*\) lines\/s.*/\1/p')
+    code=$("$bin" mine "$big" --format "$format" --top 0 --split-time | sed -n 's/^guest code: \([0-9]*\) lines\/s.*/\1/p')
+    printf '%-12s whole calls %10s   guest code %10s\n' "$name" "$whole" "$code"
   done
 fi

@@ -17,6 +17,7 @@ mod insights;
 mod kafka;
 mod lifecycle;
 mod malformed;
+mod mine;
 mod pipeline_tests;
 mod postgres;
 mod reload;

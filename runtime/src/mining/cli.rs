@@ -30,6 +30,10 @@ pub struct MineArgs {
     /// Patterns listed in the summary.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Also report the time in the guest's own code apart from the boundary crossing; timing
+    /// every crossing slows the calls a little.
+    #[arg(long)]
+    pub split_time: bool,
 }
 
 pub fn main(args: MineArgs) -> ExitCode {
@@ -40,6 +44,7 @@ pub fn main(args: MineArgs) -> ExitCode {
         guest: args.guest,
         batch: args.batch,
         cache_dir: cache_dir(),
+        split_time: args.split_time,
     };
     let (summary, line_ids) = match run(&options) {
         Ok(result) => result,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use format::LogFormat;
-pub use report::{PatternSummary, Summary};
+pub use report::{PatternSummary, Summary, Times};
 
 use crate::event::{Event, SignalKind, now_ns};
 use crate::wasm::{CallError, GuestState, InstanceLimits, LoadError, Outcome, StateLimits, WasmHost, builtin};
@@ -61,6 +61,8 @@ pub struct MineOptions {
     pub batch: usize,
     /// Where compiled guests are cached.
     pub cache_dir: PathBuf,
+    /// Also time the guest's own code apart from the boundary crossing (slows calls slightly).
+    pub split_time: bool,
 }
 
 /// Mines `options.file`; returns the summary and, per line (in order), its pattern id.
@@ -76,6 +78,9 @@ pub fn run(options: &MineOptions) -> Result<(Summary, Vec<String>), MineError> {
     // Offline, over a file: generous limits, so only a broken guest stops the run.
     let limits = InstanceLimits { deadline: Duration::from_secs(120), memory_bytes: 2 << 30 };
     let mut instance = guest.instantiate(state.clone(), limits, &options.config)?;
+    if options.split_time {
+        instance.time_guest_code();
+    }
 
     let file =
         std::fs::File::open(&options.file).map_err(|source| MineError::Read { path: options.file.clone(), source })?;
@@ -133,7 +138,9 @@ pub fn run(options: &MineOptions) -> Result<(Summary, Vec<String>), MineError> {
         }
     }
     let resolved: Vec<String> = line_ids.iter().map(|id| patterns.resolve(id).to_string()).collect();
-    let summary = Summary::new(&resolved, &patterns.templates, unmatched, guest_time, started.elapsed());
+    let code_time = options.split_time.then(|| instance.guest_code_time());
+    let times = Times { calls: guest_time, code: code_time, total: started.elapsed() };
+    let summary = Summary::new(&resolved, &patterns.templates, unmatched, times);
     Ok((summary, resolved))
 }
 

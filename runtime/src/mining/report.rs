@@ -20,20 +20,22 @@ pub struct Summary {
     pub unmatched: usize,
     /// Patterns by line count, largest first.
     pub patterns: Vec<PatternSummary>,
-    /// Time spent inside the guest's `process` calls.
-    pub guest_time: Duration,
-    /// Wall time of the whole run (reading, compiling or loading the guest, mining).
-    pub total_time: Duration,
+    pub times: Times,
+}
+
+/// Where the time of a run went.
+#[derive(Debug, Clone, Copy)]
+pub struct Times {
+    /// In the guest's `process` calls, boundary crossing included.
+    pub calls: Duration,
+    /// Of that, in the guest's own code (with `--split-time`).
+    pub code: Option<Duration>,
+    /// The whole run: reading, compiling or loading the guest, mining.
+    pub total: Duration,
 }
 
 impl Summary {
-    pub fn new(
-        line_ids: &[String],
-        templates: &HashMap<String, String>,
-        unmatched: usize,
-        guest_time: Duration,
-        total_time: Duration,
-    ) -> Summary {
+    pub fn new(line_ids: &[String], templates: &HashMap<String, String>, unmatched: usize, times: Times) -> Summary {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for id in line_ids {
             *counts.entry(id.as_str()).or_default() += 1;
@@ -47,12 +49,21 @@ impl Summary {
             })
             .collect();
         patterns.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.id.cmp(&b.id)));
-        Summary { lines: line_ids.len(), unmatched, patterns, guest_time, total_time }
+        Summary { lines: line_ids.len(), unmatched, patterns, times }
     }
 
-    /// Lines per second inside the guest.
+    /// Lines per second through whole guest calls.
     pub fn guest_rate(&self) -> f64 {
-        self.lines as f64 / self.guest_time.as_secs_f64().max(1e-9)
+        self.rate(self.times.calls)
+    }
+
+    /// Lines per second of the guest's own code, when it was timed.
+    pub fn code_rate(&self) -> Option<f64> {
+        self.times.code.map(|code| self.rate(code))
+    }
+
+    fn rate(&self, time: Duration) -> f64 {
+        self.lines as f64 / time.as_secs_f64().max(1e-9)
     }
 
     /// The human-readable report, with the `top` largest patterns.
@@ -69,9 +80,18 @@ impl Summary {
             out,
             "guest: {:.0} lines/s ({:.3} s in process calls); whole run {:.3} s",
             self.guest_rate(),
-            self.guest_time.as_secs_f64(),
-            self.total_time.as_secs_f64()
+            self.times.calls.as_secs_f64(),
+            self.times.total.as_secs_f64()
         );
+        if let (Some(code), Some(rate)) = (self.times.code, self.code_rate()) {
+            let crossing = self.times.calls.saturating_sub(code);
+            let _ = writeln!(
+                out,
+                "guest code: {rate:.0} lines/s ({:.3} s in WebAssembly; {:.3} s crossing the boundary on the host side)",
+                code.as_secs_f64(),
+                crossing.as_secs_f64()
+            );
+        }
         let shown = top.min(self.patterns.len());
         if shown > 0 {
             let _ = writeln!(out, "\n{:>8}  {:>6}  {:<16}  template", "lines", "share", "pattern");

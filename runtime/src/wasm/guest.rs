@@ -130,6 +130,7 @@ impl Guest {
             state,
             services: self.services.clone(),
             label: format!("{}@{}", self.name, self.version).into(),
+            code_clock: Default::default(),
         };
         let mut store = Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limiter);
@@ -168,6 +169,20 @@ impl GuestInstance {
     /// The most linear memory this instance has been allowed, in bytes.
     pub fn memory_high_water(&self) -> usize {
         self.store.data().limiter.peak
+    }
+
+    /// From now on, times the guest's own code apart from the boundary crossing (see
+    /// [`super::timing`]); read with [`Self::guest_code_time`].
+    pub fn time_guest_code(&mut self) {
+        self.store.call_hook(|mut store, hook| {
+            store.data_mut().code_clock.transition(hook);
+            Ok(())
+        });
+    }
+
+    /// Time spent in guest code since [`Self::time_guest_code`]; zero when it is off.
+    pub fn guest_code_time(&self) -> Duration {
+        self.store.data().code_clock.total()
     }
 
     /// Calls `process` once for the whole batch. On success every event comes back paired with

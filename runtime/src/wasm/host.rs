@@ -9,6 +9,7 @@ use super::bindings::{clock, inference, log, signal, state, types};
 use super::limits::MemoryLimiter;
 use super::services::{Answer, HostServices, RequestStatus};
 use super::state::{GuestState, StateError};
+use super::timing::CodeClock;
 use crate::event::SignalKind;
 
 /// Longest inference key, system or user message a guest may pass, in bytes.
@@ -27,6 +28,8 @@ pub struct HostState {
     pub services: Arc<HostServices>,
     /// `name@version`, for the guest's log lines.
     pub label: Arc<str>,
+    /// Time in guest code, when [`GuestInstance::time_guest_code`](super::GuestInstance) is on.
+    pub code_clock: CodeClock,
 }
 
 impl WasiView for HostState {

@@ -19,6 +19,7 @@ mod host;
 mod limits;
 mod services;
 mod state;
+mod timing;
 
 use std::path::PathBuf;
 use std::sync::Arc;
