@@ -20,6 +20,7 @@ pub struct Summary {
     pub unmatched: usize,
     /// Patterns by line count, largest first.
     pub patterns: Vec<PatternSummary>,
+    /// Where the run's time went.
     pub times: Times,
 }
 
