@@ -58,11 +58,6 @@ impl Summary {
         self.rate(self.times.calls)
     }
 
-    /// Lines per second of the guest's own code, when it was timed.
-    pub fn code_rate(&self) -> Option<f64> {
-        self.times.code.map(|code| self.rate(code))
-    }
-
     fn rate(&self, time: Duration) -> f64 {
         self.lines as f64 / time.as_secs_f64().max(1e-9)
     }
@@ -84,11 +79,12 @@ impl Summary {
             self.times.calls.as_secs_f64(),
             self.times.total.as_secs_f64()
         );
-        if let (Some(code), Some(rate)) = (self.times.code, self.code_rate()) {
+        if let Some(code) = self.times.code {
             let crossing = self.times.calls.saturating_sub(code);
             let _ = writeln!(
                 out,
-                "guest code: {rate:.0} lines/s ({:.3} s in WebAssembly; {:.3} s crossing the boundary on the host side)",
+                "guest code: {:.0} lines/s ({:.3} s in WebAssembly; {:.3} s crossing the boundary on the host side)",
+                self.rate(code),
                 code.as_secs_f64(),
                 crossing.as_secs_f64()
             );
