@@ -105,7 +105,7 @@ fn guest_new_writes_a_complete_crate_and_never_overwrites() {
     for file in ["Cargo.toml", "rust-toolchain.toml", ".gitignore", "README.md", "pipeline.yaml", "src/lib.rs"] {
         assert!(crate_dir.join(file).is_file(), "{file} missing");
     }
-    let repo_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/pipeline-0.1.0");
+    let repo_wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/pipeline-0.1.1");
     for entry in std::fs::read_dir(&repo_wit).expect("wit dir") {
         let path = entry.expect("entry").path();
         let copy = crate_dir.join("wit").join(path.file_name().expect("name"));

@@ -47,12 +47,17 @@ async fn uploads_are_checked_against_the_contract_before_anything_runs() {
         (
             "no exports",
             wat("(component)"),
-            "missing export `sluice:pipeline/stage@0.1.0` (the component exports: none)",
+            "missing export `sluice:pipeline/batch-stage@0.1.1` or `sluice:pipeline/stage@0.1.1` (the component exports: none)",
         ),
         (
             "another contract version",
             wat(r#"(component (instance $i) (export "sluice:pipeline/stage@9.0.0" (instance $i)))"#),
-            "it exports `sluice:pipeline/stage@9.0.0`, but this Sluice supports `sluice:pipeline/stage@0.1.0`",
+            "it exports `sluice:pipeline/stage@9.0.0`, but this Sluice supports `sluice:pipeline/batch-stage@0.1.1` or `sluice:pipeline/stage@0.1.1`",
+        ),
+        (
+            "the batch world at a version that lacks it",
+            wat(r#"(component (instance $i) (export "sluice:pipeline/batch-stage@0.1.0" (instance $i)))"#),
+            "it exports `sluice:pipeline/batch-stage@0.1.0`, but this Sluice supports",
         ),
         (
             "a missing function",
@@ -112,7 +117,7 @@ async fn uploads_are_checked_against_the_contract_before_anything_runs() {
 
     let (status, first) = server.push("probe", builtin("normalize")).await;
     assert_eq!(status, 201, "{first}");
-    assert_eq!(first["world"], "sluice:pipeline/stage-guest@0.1.0");
+    assert_eq!(first["world"], "sluice:pipeline/batch-guest@0.1.1");
     assert_eq!(first["created"], true);
     let (status, again) = server.push("probe", builtin("normalize")).await;
     assert_eq!((status, &again["version"], &again["created"]), (200, &first["version"], &json!(false)));

@@ -95,7 +95,7 @@ fn save(stage: &mut Stage) {
     stage.saves.record(State.apply(stage.engine.take_writes()));
 }
 
-// Only on WebAssembly: the export symbols' names (`sluice:pipeline/stage@0.1.0#init`) are not
+// Only on WebAssembly: the export symbols' names (`sluice:pipeline/batch-stage@0.1.1#init`) are not
 // valid in a native shared library, which `cargo test` also builds.
 #[cfg(target_arch = "wasm32")]
 sluice_guest::export_stage!(Enrich);

@@ -35,6 +35,9 @@ pub struct Cluster {
     pub template: String,
     /// Positions of the tokens holding a `<*>`, kept with the rendering.
     pub variables: Vec<u32>,
+    /// Bumped at each rendering, so a copy of the template can be known current without
+    /// comparing text.
+    pub revision: u32,
     pub count: u64,
     pub first_seen_ns: i64,
     pub last_seen_ns: i64,
@@ -58,6 +61,7 @@ impl Cluster {
             digits: tokens.iter().map(|t| t.has_digit).collect(),
             template: String::new(),
             variables: Vec::new(),
+            revision: 0,
             count: 0,
             first_seen_ns: i64::MAX,
             last_seen_ns: i64::MIN,
@@ -72,6 +76,7 @@ impl Cluster {
 
     /// Rebuilds [`Self::template`] and [`Self::variables`] from the tokens.
     pub fn render(&mut self, interner: &Interner) {
+        self.revision = self.revision.wrapping_add(1);
         self.template.clear();
         self.variables.clear();
         for (i, (&id, &glued)) in self.tokens.iter().zip(&self.glued).enumerate() {

@@ -5,6 +5,7 @@
 //! bottom only connects it to the host: config and stored patterns in at `init`, annotations out,
 //! changed patterns saved and pattern changes signalled after each batch.
 
+mod annotate;
 mod cluster;
 mod config;
 mod fnv;
@@ -19,12 +20,13 @@ mod tokenize;
 #[cfg(test)]
 mod tests;
 
+pub use annotate::{TEMPLATE_VARS, annotation};
 pub use config::Settings;
 pub use miner::{Change, Miner};
 
+use annotate::BatchSpans;
 use sluice_guest::{
-    Annotation, Attribute, Event, Guest, InstanceCell, Outcome, PatternRef, SaveLog, SignalKind, State,
-    push_json_string,
+    Answers, BatchView, Event, Guest, InstanceCell, Outcome, SaveLog, SignalKind, State, push_json_string,
 };
 
 /// What an instance keeps between calls.
@@ -33,7 +35,12 @@ struct Stage {
     miner: Miner,
     /// How saving the patterns goes.
     saves: SaveLog,
+    /// The strings written into the current batch's answer, for [`Guest::process_batch`].
+    spans: BatchSpans,
 }
+
+/// Why every event of a batch fails when the host skipped `init`.
+const NOT_INITIALISED: &str = "mine: process called before init";
 
 static STAGE: InstanceCell<Stage> = InstanceCell::new();
 
@@ -58,6 +65,7 @@ impl Guest for Mine {
                 "patterns",
                 "mining continues in memory, and patterns are saved again when they next change",
             ),
+            spans: BatchSpans::default(),
         });
         Ok(())
     }
@@ -67,54 +75,58 @@ impl Guest for Mine {
         STAGE
             .with(|stage| {
                 let outcomes = batch.iter().map(|event| mine(&mut stage.miner, event)).collect();
-                save(stage);
-                report_changes(&mut stage.miner);
+                after_batch(stage);
                 outcomes
             })
-            .unwrap_or_else(|| (0..len).map(|_| sluice_guest::fail("mine: process called before init")).collect())
+            .unwrap_or_else(|| (0..len).map(|_| sluice_guest::fail(NOT_INITIALISED)).collect())
+    }
+
+    /// As [`Self::process`], reading each message where it lies in the batch and writing each
+    /// pattern's strings once per batch.
+    fn process_batch(batch: &BatchView<'_>, answers: &mut Answers) {
+        let done = STAGE.with(|stage| {
+            mine_batch(&mut stage.miner, &mut stage.spans, batch, answers);
+            after_batch(stage);
+        });
+        if done.is_none() {
+            let reason = answers.span(NOT_INITIALISED);
+            for _ in 0..batch.len() {
+                answers.fail_span(reason);
+            }
+        }
     }
 }
 
-/// Mines one event's message (its raw record when it has no message yet).
-fn mine(miner: &mut Miner, event: &Event) -> Outcome {
-    let text = match (&*event.message, &event.raw) {
-        ("", Some(raw)) => raw.as_str(),
+/// What is mined of an event: its message, or its raw record when it has no message yet.
+fn mined_text<'a>(message: &'a str, raw: Option<&'a str>) -> &'a str {
+    match (message, raw) {
+        ("", Some(raw)) => raw,
         (message, _) => message,
-    };
+    }
+}
+
+/// Mines one event.
+fn mine(miner: &mut Miner, event: &Event) -> Outcome {
+    let text = mined_text(&event.message, event.raw.as_deref());
     let index = miner.observe(text, event.timestamp_ns);
     annotation(miner, index, text)
 }
 
-/// The outcome for the message `text` just mined into `index`: its pattern, and its variables'
-/// values when the template has any.
-pub fn annotation(miner: &Miner, index: u32, text: &str) -> Outcome {
-    let Some(cluster) = miner.cluster(index) else {
-        return Outcome::Keep;
-    };
-    let mut attributes = Vec::new();
-    if cluster.has_variables() {
-        // Sized once: the values come from the message, plus quotes and commas.
-        let mut json = String::with_capacity(text.len() + 8 + 3 * cluster.tokens.len());
-        json.push('[');
-        for (i, value) in miner.variables(index, text).enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            push_json_string(&mut json, value);
-        }
-        json.push(']');
-        attributes.push(Attribute { key: TEMPLATE_VARS.into(), value: json });
+/// Mines every event of `batch`, answering each as [`mine`] would.
+fn mine_batch(miner: &mut Miner, spans: &mut BatchSpans, batch: &BatchView<'_>, answers: &mut Answers) {
+    spans.start_batch();
+    for event in batch.events() {
+        let text = mined_text(event.message(), event.raw());
+        let index = miner.observe(text, event.timestamp_ns());
+        spans.annotate(answers, miner, index, text);
     }
-    Outcome::Annotate(Annotation {
-        level: None,
-        pattern: Some(PatternRef { id: cluster.id.clone(), template: cluster.template.clone() }),
-        insight: None,
-        attributes,
-    })
 }
 
-/// The attribute holding the values at a template's `<*>` positions, as a JSON array of strings.
-pub const TEMPLATE_VARS: &str = "template_vars";
+/// What follows every batch: the changed patterns saved, their changes signalled.
+fn after_batch(stage: &mut Stage) {
+    save(stage);
+    report_changes(&mut stage.miner);
+}
 
 /// Emits one `pattern-changed` signal per pattern that generalised or absorbed others during
 /// the batch, so the host can re-point what it stored under the absorbed ids.
@@ -145,7 +157,7 @@ fn save(stage: &mut Stage) {
     stage.saves.record(State.apply(writes));
 }
 
-// Only on WebAssembly: the export symbols' names (`sluice:pipeline/stage@0.1.0#init`) are not
+// Only on WebAssembly: the export symbols' names (`sluice:pipeline/batch-stage@0.1.1#init`) are not
 // valid in a native shared library, which `cargo test` also builds.
 #[cfg(target_arch = "wasm32")]
 sluice_guest::export_stage!(Mine);

@@ -300,6 +300,27 @@ fn throughput() {
         std::hint::black_box(crate::annotation(&miner, index, line));
     }
     report("mining + annotation", lines.len(), start.elapsed(), miner.len());
+
+    // The batch path: the same, read from and written to the batch layout, 1000 lines a batch.
+    let batches: Vec<_> = lines
+        .chunks(1000)
+        .map(|chunk| {
+            let events: Vec<_> = chunk
+                .iter()
+                .map(|l| sluice_guest::Event { message: l.clone(), ..sluice_guest::blank_event() })
+                .collect();
+            sluice_guest::pack(&events)
+        })
+        .collect();
+    let mut miner = Miner::new(Settings::default());
+    let mut spans = crate::annotate::BatchSpans::default();
+    let start = std::time::Instant::now();
+    for batch in &batches {
+        let mut answers = sluice_guest::Answers::with_capacity(batch.events.len(), 0);
+        crate::mine_batch(&mut miner, &mut spans, &sluice_guest::BatchView::new(batch), &mut answers);
+        std::hint::black_box(answers.finish());
+    }
+    report("mining + batch answer", lines.len(), start.elapsed(), miner.len());
 }
 
 fn report(what: &str, n: usize, elapsed: std::time::Duration, patterns: usize) {
@@ -308,12 +329,21 @@ fn report(what: &str, n: usize, elapsed: std::time::Duration, patterns: usize) {
     eprintln!("mine, {what}: {elapsed:?}, {rate:.0} messages/s, {patterns} patterns");
 }
 
+/// Serialises the tests that go through the guest's instance, a static shared by the test
+/// threads (the host store and the signals they also use are per thread).
+fn exclusive_guest() -> std::sync::MutexGuard<'static, ()> {
+    static GUEST: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GUEST.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The host adapter end to end, with the SDK's native stand-in for the host store.
 #[test]
 fn guest_saves_patterns_and_finds_them_after_a_restart() {
     use sluice_guest::{Event, Guest, Outcome, State, blank_event};
 
     use crate::Mine;
+
+    let _guest = exclusive_guest();
 
     fn event(message: &str, raw: Option<&str>, ns: i64) -> Event {
         Event { message: message.into(), raw: raw.map(Into::into), timestamp_ns: ns, ..blank_event() }
@@ -370,6 +400,8 @@ fn guest_signals_merges_and_keeps_them_after_a_restart() {
 
     use crate::Mine;
 
+    let _guest = exclusive_guest();
+
     fn batch(names: &[&str]) -> Vec<Event> {
         names.iter().map(|n| Event { message: format!("Failed login for {n} via ssh"), ..blank_event() }).collect()
     }
@@ -403,4 +435,110 @@ fn guest_signals_merges_and_keeps_them_after_a_restart() {
     let outcomes = Mine::process(batch(&["bob", "zed"]));
     assert_eq!((id(&outcomes[0]), id(&outcomes[1])), (survivor.clone(), survivor));
     assert!(take_signals().is_empty());
+}
+
+/// Lines for the batch path: the corpus families, plus wordings that merge and templates that
+/// generalise in the middle of a batch, raw-only and empty events, and values JSON must escape.
+fn varied_events(n: usize) -> Vec<sluice_guest::Event> {
+    use sluice_guest::{Event, blank_event};
+
+    let names = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "zoë"];
+    let lines = corpus(n);
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let ns = i64::try_from(i).unwrap() * 1_000;
+            let message = match i % 7 {
+                0 => format!("Failed login for {} via ssh", names[(i / 7) % names.len()]),
+                1 => format!("Task attempt_{:02}_m_{} is done", i % 13, i % 5),
+                2 => format!("Uploaded \"fichier_{i}.txt\" to C:\\Users\\usér\\{i} ✓"),
+                3 => format!("line\twith\ncontrol {i}\u{1} chars"),
+                _ => line,
+            };
+            match i % 11 {
+                0 => Event { raw: Some(message), timestamp_ns: ns, ..blank_event() },
+                1 => Event { timestamp_ns: ns, ..blank_event() },
+                2 => {
+                    Event { message, raw: Some("ignored: the message wins".into()), timestamp_ns: ns, ..blank_event() }
+                }
+                _ => Event { message, timestamp_ns: ns, ..blank_event() },
+            }
+        })
+        .collect()
+}
+
+/// The batch path answers exactly what the owned path answers, batch after batch, and writes each
+/// pattern's strings once per batch rather than once per event.
+#[test]
+fn the_batch_path_answers_as_the_owned_path() {
+    use std::collections::HashMap;
+
+    use sluice_guest::{Answers, BatchView, Outcome, pack, unpack};
+
+    use crate::annotate::BatchSpans;
+
+    let events = varied_events(600);
+    let mut owned = Miner::new(Settings::default());
+    let mut fast = Miner::new(Settings::default());
+    let mut spans = BatchSpans::default();
+    let mut generalised_within_a_batch = false;
+    let mut start = 0;
+    for size in [1, 0, 250, 7, 342] {
+        let chunk = &events[start..start + size];
+        start += size;
+        let expected: Vec<Outcome> = chunk.iter().map(|event| crate::mine(&mut owned, event)).collect();
+
+        let batch = pack(chunk);
+        let mut answers = Answers::new();
+        crate::mine_batch(&mut fast, &mut spans, &BatchView::new(&batch), &mut answers);
+        let results = answers.finish();
+        assert_eq!(unpack(&results), expected);
+
+        let mut pushed = Answers::new();
+        expected.iter().cloned().for_each(|outcome| pushed.push(outcome));
+        assert!(size < 10 || results.text.len() * 2 < pushed.finish().text.len(), "strings written once");
+
+        let mut templates: HashMap<String, Vec<String>> = HashMap::new();
+        for outcome in &expected {
+            if let Outcome::Annotate(a) = outcome {
+                let pattern = a.pattern.clone().unwrap();
+                let seen = templates.entry(pattern.id).or_default();
+                if !seen.contains(&pattern.template) {
+                    seen.push(pattern.template);
+                }
+            }
+        }
+        generalised_within_a_batch |= templates.values().any(|t| t.len() > 1);
+    }
+    assert_eq!(start, events.len());
+    assert!(generalised_within_a_batch, "the test should cover a template changing mid-batch");
+    let changes = owned.take_changes();
+    assert!(changes.iter().any(|c| !c.merged.is_empty()), "the test should cover merges");
+    assert_eq!(fast.take_changes(), changes);
+    assert_eq!(owned.take_dirty(), fast.take_dirty());
+}
+
+/// Through the exported adapter: the same outcomes, stored patterns and signals as `process`.
+#[test]
+fn guest_batch_path_saves_and_signals_like_the_owned_path() {
+    use sluice_guest::signal::take_signals;
+    use sluice_guest::{Guest, State, process_packed};
+
+    use crate::Mine;
+
+    let _guest = exclusive_guest();
+    let events = varied_events(300);
+    let run = |batch_path: bool| {
+        for (key, _) in State.scan(crate::persist::PREFIX) {
+            State.delete(&key);
+        }
+        Mine::init("{}".into()).unwrap();
+        take_signals();
+        let outcomes = if batch_path { process_packed::<Mine>(&events) } else { Mine::process(events.clone()) };
+        (outcomes, State.scan(crate::persist::PREFIX), take_signals())
+    };
+    let (owned, batch) = (run(false), run(true));
+    assert!(!owned.2.is_empty(), "merges were signalled");
+    assert_eq!(batch, owned);
 }

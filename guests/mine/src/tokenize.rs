@@ -105,14 +105,19 @@ pub fn tokenize(message: &str, mut ids: impl Resolve, out: &mut Vec<Token>, scra
             out.push(wildcard(Span::new(start, start + word.len())));
             continue;
         }
-        let (key, value) = split_pair(word);
+        // One pass finds what every later check needs; most words have no separator, digit or
+        // colon, and are then settled without looking at their bytes again.
+        let shape = Shape::of(word);
+        let (key, value) = if shape.has(SEPARATOR) { split_pair(word) } else { (None, word) };
         if let Some(key) = key {
             let span = Span::new(start, start + key.len());
             out.push(Token { id: ids.resolve(key), glued: false, has_digit: has_digit(key), span });
         }
+        // After a split, the value's own bytes decide; otherwise it is the word.
+        let value_shape = if key.is_some() { Shape::of(value) } else { shape };
         let value_start = at(value);
         let mut span = Span::new(value_start, value_start + value.len());
-        let piece = classify(value);
+        let piece = classify(value, value_shape);
         let id = match piece {
             Piece::Masked { prefix: "", suffix: "" } => WILDCARD,
             Piece::Masked { prefix, suffix } => {
@@ -127,7 +132,7 @@ pub fn tokenize(message: &str, mut ids: impl Resolve, out: &mut Vec<Token>, scra
             Piece::Text(text) => ids.resolve(text),
         };
         // Only literal words count: a masked value's punctuation (`(<*>),`) has no digits left.
-        let has_digit = matches!(piece, Piece::Text(_)) && has_digit(value);
+        let has_digit = matches!(piece, Piece::Text(_)) && value_shape.has(DIGIT);
         out.push(Token { id, glued: key.is_some(), has_digit, span });
     }
 }
@@ -151,8 +156,46 @@ fn split_pair(word: &str) -> (Option<&str>, &str) {
     if identifier && !value.is_empty() && !url_or_host { (word.get(..=at), value) } else { (None, word) }
 }
 
-/// Whether `word` is a variable, looking through the punctuation around it.
-fn classify(word: &str) -> Piece<'_> {
+/// Which kinds of byte a word holds, found in one pass (see [`Shape::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape(u8);
+
+/// A decimal digit.
+const DIGIT: u8 = 1;
+/// A colon.
+const COLON: u8 = 2;
+/// A `=` or a `:`, where a `key=value` word splits.
+const SEPARATOR: u8 = 4;
+
+/// [`Shape`] bits per byte value.
+static BYTE_KINDS: [u8; 256] = {
+    let mut kinds = [0u8; 256];
+    let mut digit = b'0';
+    while digit <= b'9' {
+        kinds[digit as usize] = DIGIT;
+        digit += 1;
+    }
+    kinds[b':' as usize] = COLON | SEPARATOR;
+    kinds[b'=' as usize] = SEPARATOR;
+    kinds
+};
+
+impl Shape {
+    /// One branch-free pass: a table lookup and an OR per byte.
+    #[inline]
+    fn of(word: &str) -> Self {
+        Self(word.bytes().fold(0, |kinds, b| kinds | BYTE_KINDS[usize::from(b)]))
+    }
+
+    #[inline]
+    fn has(self, kind: u8) -> bool {
+        self.0 & kind != 0
+    }
+}
+
+/// Whether `word` (whose bytes `shape` describes) is a variable, looking through the punctuation
+/// around it.
+fn classify(word: &str, shape: Shape) -> Piece<'_> {
     if word == WILDCARD_TEXT {
         return Piece::Masked { prefix: "", suffix: "" };
     }
@@ -173,7 +216,9 @@ fn classify(word: &str) -> Piece<'_> {
     };
     // Most words are plain: without digits, a colon or a leading slash no mask can apply (a
     // UUID is the one shape without digits, and has 36 bytes). Saves the scans on the hot path.
-    if core.len() != 36 && !core.starts_with('/') && !core.bytes().any(|b| b.is_ascii_digit() || b == b':') {
+    // The core is part of the word, so a word without digits or colons has a core without them.
+    let plain = !shape.has(DIGIT | COLON) || !core.bytes().any(|b| b.is_ascii_digit() || b == b':');
+    if core.len() != 36 && !core.starts_with('/') && plain {
         return Piece::Text(word);
     }
     if mask::is_variable(core) {

@@ -50,7 +50,7 @@ fn not_initialised(len: usize) -> Vec<Outcome> {
     (0..len).map(|_| sluice_guest::fail("normalize: process called before init")).collect()
 }
 
-// Only on WebAssembly: the export symbols' names (`sluice:pipeline/stage@0.1.0#init`) are not
+// Only on WebAssembly: the export symbols' names (`sluice:pipeline/batch-stage@0.1.1#init`) are not
 // valid in a native shared library, which `cargo test` also builds.
 #[cfg(target_arch = "wasm32")]
 sluice_guest::export_stage!(Normalize);

@@ -1,6 +1,6 @@
 //! Holding an instance's state between calls.
 //!
-//! The generated [`Guest`](crate::Guest) trait has associated functions, not methods: `init` and
+//! The [`Guest`](crate::Guest) trait has associated functions, not methods: `init` and
 //! `process` get no `self`. Whatever `init` builds (parsed config, a parse tree...) must therefore
 //! live in a static, and every guest needs the same small wrapper for it.
 

@@ -1,6 +1,6 @@
 //! Constructors for the records guests build most often.
 //!
-//! The generated records have no `Default` (their fields are all public and required), and
+//! The records have no `Default` (their fields are all public and required), and
 //! spelling out every field in each guest is noise. These helpers name the intent instead.
 
 use crate::json::to_json_string;

@@ -72,7 +72,8 @@ async fn upload(
         .verify(&body, signature)
         .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "bad_signature", e.to_string()))?
         .map(|id| id.to_string());
-    let (info, created) = state.topology.upload(&name, body.to_vec(), signed_by).await.map_err(lifecycle)?;
+    let crate::topology::Uploaded { info, created, world } =
+        state.topology.upload(&name, body.to_vec(), signed_by).await.map_err(lifecycle)?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((
         status,
@@ -81,7 +82,7 @@ async fn upload(
             "version": info.version,
             "sha256": info.sha256,
             "size": info.size,
-            "world": crate::wasm::world(),
+            "world": world,
             "signed_by": info.signed_by,
             "created": created,
         })),

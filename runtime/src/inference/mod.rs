@@ -1,5 +1,5 @@
 //! Model inference for guests, on a side path (the `inference` import of
-//! `wit/pipeline-0.1.0/host.wit`).
+//! `wit/pipeline-0.1.1/host.wit`).
 //!
 //! A guest asks once per key (a pattern) with [`Inference::request`] and reads the answer later
 //! with [`Inference::lookup`]; neither ever waits for the network, since both run inside a guest

@@ -45,7 +45,7 @@ fn every_placeholder_is_filled_and_names_are_spelled_right() {
 #[test]
 fn the_contract_and_toolchain_match_the_repository() {
     let files = render("g").expect("render");
-    let dir = repo("wit/pipeline-0.1.0");
+    let dir = repo("wit/pipeline-0.1.1");
     let mut count = 0;
     for entry in std::fs::read_dir(&dir).expect("wit dir") {
         let path = entry.expect("entry").path();

@@ -83,28 +83,39 @@ pub struct StageStatus {
     pub canary: Option<CanaryReport>,
 }
 
+/// What an upload stored.
+#[derive(Debug)]
+pub struct Uploaded {
+    pub info: VersionInfo,
+    /// Whether the version is new (an upload of a stored version changes nothing).
+    pub created: bool,
+    /// The stage world the component implements.
+    pub world: String,
+}
+
 fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
 }
 
 impl Topology {
-    /// Checks an uploaded component (it must compile and implement the stage world) and stores it
-    /// as a new version of `name`. Nothing runs. Returns the version and whether it was new.
+    /// Checks an uploaded component (it must compile and implement a stage world) and stores it
+    /// as a new version of `name`. Nothing runs.
     pub async fn upload(
         &self,
         name: &str,
         bytes: Vec<u8>,
         signed_by: Option<String>,
-    ) -> Result<(VersionInfo, bool), LifecycleError> {
+    ) -> Result<Uploaded, LifecycleError> {
         crate::config::validate_guest_name(name).map_err(RegistryError::InvalidName)?;
-        self.check(name, bytes.clone()).await?;
+        let world = self.check(name, bytes.clone()).await?;
         let registry = self.registry.clone();
         let name = name.to_string();
         // Writing and syncing files is blocking work.
-        let added = tokio::task::spawn_blocking(move || registry.add(&name, &bytes, Source::Upload, signed_by))
-            .await
-            .map_err(|e| LifecycleError::Failed(e.to_string()))??;
-        Ok(added)
+        let (info, created) =
+            tokio::task::spawn_blocking(move || registry.add(&name, &bytes, Source::Upload, signed_by))
+                .await
+                .map_err(|e| LifecycleError::Failed(e.to_string()))??;
+        Ok(Uploaded { info, created, world })
     }
 
     /// Makes `version` (a hash prefix) of `guest` the active one in `stage`, or in every stage that

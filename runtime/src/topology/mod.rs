@@ -44,7 +44,7 @@ use crate::storage::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::wasm::{CallError, GuestState, LoadError, WasmHost};
 
-pub use lifecycle::{Activated, GuestsStatus, LifecycleError, StageStatus, VersionStatus};
+pub use lifecycle::{Activated, GuestsStatus, LifecycleError, StageStatus, Uploaded, VersionStatus};
 pub use plan::Changes;
 use processor::{Control, Processor};
 pub use reload::{ReloadLog, ReloadStatus};
@@ -481,11 +481,12 @@ impl Topology {
         Ok(version)
     }
 
-    /// Compiles and checks a component without keeping it: what an upload must pass.
-    async fn check(&self, guest: &str, bytes: Vec<u8>) -> Result<(), LoadError> {
+    /// Compiles and checks a component without keeping it: what an upload must pass. Returns the
+    /// stage world it implements.
+    async fn check(&self, guest: &str, bytes: Vec<u8>) -> Result<String, LoadError> {
         let wasm = self.wasm.clone();
         let name = guest.to_string();
-        tokio::task::spawn_blocking(move || wasm.load(&name, &bytes).map(drop))
+        tokio::task::spawn_blocking(move || wasm.load(&name, &bytes).map(|g| g.world.clone()))
             .await
             .map_err(|e| LoadError::Engine(format!("compile task failed: {e}")))?
     }

@@ -10,26 +10,57 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
-/// The `sluice:pipeline` versions this host implements, newest first.
-pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.0"];
+/// The `sluice:pipeline` versions this host implements, newest first. 0.1.1 only adds the batch
+/// world, so a 0.1.0 guest's imports and export resolve to this host's 0.1.1 definitions.
+pub const SUPPORTED_VERSIONS: &[&str] = &["0.1.1", "0.1.0"];
 
 /// The interfaces a guest may import from the `sluice:pipeline` package.
-const HOST_INTERFACES: &[&str] = &["log", "state", "signal", "inference", "clock", "types"];
+const HOST_INTERFACES: &[&str] = &["log", "state", "signal", "inference", "clock", "types", "batch-types"];
 
-/// The export every stage guest must provide, and its functions with their parameter names.
+/// The functions every stage export must provide, with their parameter names (both worlds).
 const STAGE_FUNCS: &[(&str, &[&str])] = &[("init", &["config"]), ("process", &["batch"])];
 
-/// The world name reported for an accepted component.
-pub fn world() -> String {
-    format!("sluice:pipeline/stage-guest@{}", SUPPORTED_VERSIONS[0])
+/// Which of the two stage worlds a component implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `stage-guest`: batches of typed records.
+    Typed,
+    /// `batch-guest`: batches in the `batch-types` layout.
+    Batch,
 }
 
-fn stage_export(version: &str) -> String {
-    format!("sluice:pipeline/stage@{version}")
+impl World {
+    /// The interface the world exports, and the first contract version that has it.
+    fn export(self) -> (&'static str, &'static str) {
+        match self {
+            World::Typed => ("stage", "0.1.0"),
+            World::Batch => ("batch-stage", "0.1.1"),
+        }
+    }
+
+    /// The world's full name, as this host implements it.
+    pub fn name(self) -> String {
+        let world = match self {
+            World::Typed => "stage-guest",
+            World::Batch => "batch-guest",
+        };
+        format!("sluice:pipeline/{world}@{}", SUPPORTED_VERSIONS[0])
+    }
 }
 
-/// Checks `sluice:pipeline` imports, then exports. Other imports (WASI) are checked by linking.
-pub fn check(engine: &Engine, component: &Component) -> Result<(), String> {
+/// The versions of `sluice:pipeline` that have `world`'s export.
+fn versions(world: World) -> impl Iterator<Item = &'static str> {
+    let (_, since) = world.export();
+    SUPPORTED_VERSIONS.iter().copied().take_while(move |v| *v != since).chain([since])
+}
+
+fn export_name(world: World, version: &str) -> String {
+    format!("sluice:pipeline/{}@{version}", world.export().0)
+}
+
+/// Checks `sluice:pipeline` imports, then exports, and says which world the component implements.
+/// Other imports (WASI) are checked by linking.
+pub fn check(engine: &Engine, component: &Component) -> Result<World, String> {
     let ty = component.component_type();
     for (name, _) in ty.imports(engine) {
         let Some(rest) = name.strip_prefix("sluice:pipeline/") else {
@@ -52,11 +83,20 @@ pub fn check(engine: &Engine, component: &Component) -> Result<(), String> {
         }
     }
     let exports: Vec<(String, ComponentItem)> = ty.exports(engine).map(|(n, e)| (n.to_string(), e.ty)).collect();
-    let wanted = stage_export(SUPPORTED_VERSIONS[0]);
-    let Some((_, item)) = exports.iter().find(|(name, _)| SUPPORTED_VERSIONS.iter().any(|v| *name == stage_export(v)))
-    else {
+    let wanted = format!(
+        "{}` or `{}",
+        export_name(World::Batch, SUPPORTED_VERSIONS[0]),
+        export_name(World::Typed, SUPPORTED_VERSIONS[0])
+    );
+    let found = [World::Batch, World::Typed].into_iter().find_map(|world| {
+        let names: Vec<String> = versions(world).map(|v| export_name(world, v)).collect();
+        exports.iter().find(|(name, _)| names.contains(name)).map(|(name, item)| (world, name, item))
+    });
+    let Some((world, name, item)) = found else {
         let names: Vec<&str> = exports.iter().map(|(n, _)| n.as_str()).collect();
-        if let Some(other) = names.iter().find(|n| n.starts_with("sluice:pipeline/stage@")) {
+        let stage =
+            |n: &&&str| n.starts_with("sluice:pipeline/stage@") || n.starts_with("sluice:pipeline/batch-stage@");
+        if let Some(other) = names.iter().find(stage) {
             return Err(format!(
                 "it exports `{other}`, but this Sluice supports `{wanted}` (sluice:pipeline {})",
                 SUPPORTED_VERSIONS.join(", ")
@@ -66,24 +106,37 @@ pub fn check(engine: &Engine, component: &Component) -> Result<(), String> {
         return Err(format!("missing export `{wanted}` (the component exports: {found})"));
     };
     let ComponentItem::ComponentInstance(instance) = item else {
-        return Err(format!("export `{wanted}` must be an interface instance, not a single item"));
+        return Err(format!("export `{name}` must be an interface instance, not a single item"));
     };
     if let Some((func, _)) = STAGE_FUNCS.iter().find(|(func, _)| instance.get_export(engine, func).is_none()) {
-        return Err(format!("export `{wanted}` lacks the function `{func}`"));
+        return Err(format!("export `{name}` lacks the function `{func}`"));
     }
     for (func, params) in STAGE_FUNCS {
         let Some(export) = instance.get_export(engine, func) else { continue };
         let ComponentItem::ComponentFunc(f) = export.ty else {
-            return Err(format!("`{wanted}#{func}` must be a function"));
+            return Err(format!("`{name}#{func}` must be a function"));
         };
         let names: Vec<&str> = f.params().map(|(n, _)| n).collect();
         if names != *params {
             return Err(format!(
-                "`{wanted}#{func}` has the wrong type: it takes ({}), the contract says ({})",
+                "`{name}#{func}` has the wrong type: it takes ({}), the contract says ({})",
                 names.join(", "),
                 params.join(", ")
             ));
         }
     }
-    Ok(())
+    Ok(world)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{World, export_name, versions};
+
+    #[test]
+    fn each_world_is_looked_for_at_the_versions_that_have_it() {
+        let names = |world| versions(world).map(|v| export_name(world, v)).collect::<Vec<_>>();
+        assert_eq!(names(World::Typed), ["sluice:pipeline/stage@0.1.1", "sluice:pipeline/stage@0.1.0"]);
+        assert_eq!(names(World::Batch), ["sluice:pipeline/batch-stage@0.1.1"]);
+        assert_eq!(World::Batch.name(), "sluice:pipeline/batch-guest@0.1.1");
+    }
 }

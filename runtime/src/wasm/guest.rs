@@ -8,12 +8,12 @@ use wasmtime::{Store, Trap};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-use super::bindings::{StageGuest, StageGuestPre, stage};
+use super::bindings::{BatchGuest, BatchGuestPre, StageGuest, StageGuestPre, stage};
 use super::host::HostState;
 use super::limits::MemoryLimiter;
 use super::services::HostServices;
 use super::state::GuestState;
-use super::{EPOCH_TICK, LoadError, cache, contract, convert};
+use super::{EPOCH_TICK, LoadError, cache, contract, convert, layout};
 use crate::event::{Annotation, Event};
 
 /// What a guest may write to stderr (panic messages) per instance; the tail goes into trap reasons.
@@ -26,7 +26,9 @@ pub struct Guest {
     pub version: String,
     /// The component's SHA-256, in hex: its identity.
     pub sha256: String,
-    pre: StageGuestPre<HostState>,
+    /// The stage world it implements, e.g. `sluice:pipeline/batch-guest@0.1.1`.
+    pub world: String,
+    pre: Pre,
     engine: wasmtime::Engine,
     services: Arc<HostServices>,
 }
@@ -35,6 +37,18 @@ impl std::fmt::Debug for Guest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guest").field("name", &self.name).field("version", &self.version).finish_non_exhaustive()
     }
+}
+
+/// The component, pre-linked for the world it exports.
+enum Pre {
+    Typed(StageGuestPre<HostState>),
+    Batch(BatchGuestPre<HostState>),
+}
+
+/// An instance's exports, for the world its component exports.
+enum Bindings {
+    Typed(StageGuest),
+    Batch(BatchGuest),
 }
 
 /// Per-instance sandbox limits.
@@ -98,15 +112,19 @@ impl Guest {
         services: Arc<HostServices>,
     ) -> Result<Guest, LoadError> {
         let invalid = |reason: String| LoadError::Invalid { name: name.to_string(), reason };
-        contract::check(component.engine(), &component).map_err(invalid)?;
+        let world = contract::check(component.engine(), &component).map_err(invalid)?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| invalid(format!("{e:#}")))?;
-        let pre = StageGuestPre::new(instance_pre)
-            .map_err(|e| invalid(format!("its exports do not match `{}`: {e:#}", contract::world())))?;
+        let mismatch = |e: wasmtime::Error| invalid(format!("its exports do not match `{}`: {e:#}", world.name()));
+        let pre = match world {
+            contract::World::Typed => Pre::Typed(StageGuestPre::new(instance_pre).map_err(mismatch)?),
+            contract::World::Batch => Pre::Batch(BatchGuestPre::new(instance_pre).map_err(mismatch)?),
+        };
         let sha256 = cache::content_hash(bytes);
         Ok(Guest {
             name: name.to_string(),
             version: sha256[..12].to_string(),
             sha256,
+            world: world.name(),
             engine: component.engine().clone(),
             pre,
             services,
@@ -135,10 +153,18 @@ impl Guest {
         let mut store = Store::new(&self.engine, host);
         store.limiter(|h| &mut h.limiter);
         store.set_epoch_deadline(limits.deadline_ticks());
-        let bindings = self.pre.instantiate(&mut store).map_err(|e| CallError::Init(format!("{e:#}")))?;
+        let bindings = match &self.pre {
+            Pre::Typed(pre) => pre.instantiate(&mut store).map(Bindings::Typed),
+            Pre::Batch(pre) => pre.instantiate(&mut store).map(Bindings::Batch),
+        }
+        .map_err(|e| CallError::Init(format!("{e:#}")))?;
         let mut instance = GuestInstance { store, bindings, limits, stderr };
         store_deadline(&mut instance);
-        match instance.bindings.sluice_pipeline_stage().call_init(&mut instance.store, config) {
+        let init = match &instance.bindings {
+            Bindings::Typed(b) => b.sluice_pipeline_stage().call_init(&mut instance.store, config),
+            Bindings::Batch(b) => b.sluice_pipeline_batch_stage().call_init(&mut instance.store, config),
+        };
+        match init {
             Ok(Ok(())) => Ok(instance),
             Ok(Err(message)) => Err(CallError::Init(message)),
             Err(e) => Err(CallError::Init(instance.describe(&e).to_string())),
@@ -154,7 +180,7 @@ fn store_deadline(instance: &mut GuestInstance) {
 /// A running instance: its store, limits and captured stderr.
 pub struct GuestInstance {
     store: Store<HostState>,
-    bindings: StageGuest,
+    bindings: Bindings,
     limits: InstanceLimits,
     stderr: MemoryOutputPipe,
 }
@@ -189,28 +215,19 @@ impl GuestInstance {
     /// its outcome; on failure the events come back untouched with the reason.
     #[allow(clippy::type_complexity)]
     pub fn process(&mut self, events: Vec<Event>) -> Result<Vec<(Event, Outcome)>, (Vec<Event>, CallError)> {
-        let batch: Vec<_> = events.into_iter().map(convert::to_wit).collect();
         store_deadline(self);
         let started = Instant::now();
-        let result = self.bindings.sluice_pipeline_stage().call_process(&mut self.store, &batch);
-        let elapsed = started.elapsed();
-        let back = |batch: Vec<_>| batch.into_iter().map(convert::from_wit).collect::<Vec<_>>();
-        match result {
-            Ok(outcomes) if outcomes.len() == batch.len() => Ok(batch
-                .into_iter()
-                .zip(outcomes)
-                .map(|(event, outcome)| (convert::from_wit(event), outcome_from_wit(outcome)))
-                .collect()),
-            Ok(outcomes) => {
-                let message = format!("returned {} outcomes for {} events", outcomes.len(), batch.len());
-                Err((back(batch), CallError::Contract(message)))
-            }
-            Err(e) => {
-                let error = self.describe(&e);
-                tracing::debug!(?elapsed, %error, "guest call failed");
-                Err((back(batch), error))
-            }
-        }
+        let (events, outcomes) = match &self.bindings {
+            Bindings::Typed(bindings) => call_typed(bindings, &mut self.store, events),
+            Bindings::Batch(bindings) => call_batch(bindings, &mut self.store, events),
+        };
+        let error = match outcomes {
+            Ok(outcomes) => return Ok(events.into_iter().zip(outcomes).collect()),
+            Err(Failure::Wasm(e)) => self.describe(&e),
+            Err(Failure::Contract(message)) => CallError::Contract(message),
+        };
+        tracing::debug!(elapsed = ?started.elapsed(), %error, "guest call failed");
+        Err((events, error))
     }
 
     /// Names a failed call: the deadline, the memory cap, or the trap with the guest's last words.
@@ -235,6 +252,51 @@ impl GuestInstance {
         }
         CallError::Trap(message)
     }
+}
+
+/// How a call failed before its outcomes could be read.
+enum Failure {
+    /// The call itself: a trap, the deadline, the memory cap.
+    Wasm(wasmtime::Error),
+    /// The answer: the wrong number of outcomes, or (in the batch layout) a bad span or range.
+    Contract(String),
+}
+
+/// A `stage-guest` call: each event crosses as a typed record. The events are moved into the
+/// records and back, never copied.
+fn call_typed(
+    bindings: &StageGuest,
+    store: &mut Store<HostState>,
+    events: Vec<Event>,
+) -> (Vec<Event>, Result<Vec<Outcome>, Failure>) {
+    let batch: Vec<_> = events.into_iter().map(convert::to_wit).collect();
+    let result = bindings.sluice_pipeline_stage().call_process(store, &batch);
+    let events = batch.into_iter().map(convert::from_wit).collect::<Vec<_>>();
+    let outcomes = match result {
+        Ok(outcomes) if outcomes.len() == events.len() => Ok(outcomes.into_iter().map(outcome_from_wit).collect()),
+        Ok(outcomes) => {
+            Err(Failure::Contract(format!("returned {} outcomes for {} events", outcomes.len(), events.len())))
+        }
+        Err(e) => Err(Failure::Wasm(e)),
+    };
+    (events, outcomes)
+}
+
+/// A `batch-guest` call: the batch crosses as one text buffer and two lists, packed from the
+/// events, which stay here.
+fn call_batch(
+    bindings: &BatchGuest,
+    store: &mut Store<HostState>,
+    events: Vec<Event>,
+) -> (Vec<Event>, Result<Vec<Outcome>, Failure>) {
+    let outcomes = match layout::pack(&events) {
+        Ok(batch) => match bindings.sluice_pipeline_batch_stage().call_process(store, &batch) {
+            Ok(results) => layout::unpack(&results, events.len()).map_err(Failure::Contract),
+            Err(e) => Err(Failure::Wasm(e)),
+        },
+        Err(e) => Err(Failure::Contract(e.to_string())),
+    };
+    (events, outcomes)
 }
 
 fn outcome_from_wit(outcome: stage::Outcome) -> Outcome {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::{clock, inference, log, signal, state, types};
+use super::bindings::{batch_types, clock, inference, log, signal, state, types};
 use super::limits::MemoryLimiter;
 use super::services::{Answer, HostServices, RequestStatus};
 use super::state::{GuestState, StateError};
@@ -39,6 +39,7 @@ impl WasiView for HostState {
 }
 
 impl types::Host for HostState {}
+impl batch_types::Host for HostState {}
 
 impl log::Host for HostState {
     fn log(&mut self, level: log::Level, mut message: String) {

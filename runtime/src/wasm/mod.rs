@@ -16,6 +16,7 @@ mod contract;
 mod convert;
 mod guest;
 mod host;
+mod layout;
 mod limits;
 mod services;
 mod state;
@@ -29,7 +30,7 @@ use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
 pub use cache::content_hash;
-pub use contract::{SUPPORTED_VERSIONS, world};
+pub use contract::SUPPORTED_VERSIONS;
 pub use guest::{CallError, Guest, GuestInstance, InstanceLimits, Outcome};
 pub use services::{Answer, Clock, HostServices, Inference, NoInference, RequestStatus};
 pub use state::{GuestState, StateLimits, StateWrite};
@@ -77,7 +78,10 @@ impl WasmHost {
         let engine = Engine::new(&config).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        // The typed world's imports are all the host's imports; the batch world adds only types.
         bindings::StageGuest::add_to_linker::<_, HasSelf<host::HostState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        bindings::batch_types::add_to_linker::<_, HasSelf<host::HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         std::fs::create_dir_all(&cache_dir).map_err(|source| LoadError::Read { path: cache_dir.clone(), source })?;
         spawn_ticker(&engine);
