@@ -1,6 +1,6 @@
-//! Hostile guests under real limits: a trap, an endless loop, a memory bomb and a panic each end
-//! only their instance, their batch is dead-lettered with the guest, version and reason, and the
-//! events after them still flow.
+//! Hostile guests under real limits: a trap, an endless loop, a memory bomb, a panic and an answer
+//! with a span outside its text each end only their call, their batch is dead-lettered with the
+//! guest, version and reason, and the events after them still flow.
 
 use serde_json::{Value, json};
 
@@ -15,11 +15,12 @@ fn pipeline() -> String {
         )
     };
     format!(
-        "inputs:\n  - http: {{}}\nstages:\n  - name: normalize\n    guest: normalize\n{}{}{}{}{}outputs:\n  - libsql: {{}}\n",
+        "inputs:\n  - http: {{}}\nstages:\n  - name: normalize\n    guest: normalize\n{}{}{}{}{}{}outputs:\n  - libsql: {{}}\n",
         stage("trap", "trap"),
         stage("loop", "loop"),
         stage("bomb", "membomb"),
         stage("panic", "panic"),
+        stage("badspan", "badspan"),
         stage("refuse", "fail"),
     )
 }
@@ -40,6 +41,7 @@ async fn hostile_guests_are_contained_and_the_pipeline_continues() {
     send(&server, &["please loop-me now"]).await;
     send(&server, &["please bomb-me now"]).await;
     send(&server, &["please panic-me now"]).await;
+    send(&server, &["please badspan-me now", "an innocent bystander"]).await;
     send(&server, &["after 1", "please refuse-me", "after 2"]).await;
 
     let (rows, total) = server.logs("").await;
@@ -50,9 +52,12 @@ async fn hostile_guests_are_contained_and_the_pipeline_continues() {
 
     let dead = server.dead_letters().await;
     let reason = |stage: &str| -> String {
+        let triggering =
+            |d: &&Value| d["event"]["message"].as_str().is_some_and(|m| m.contains(&format!("{stage}-me")));
         let row = dead
             .iter()
-            .find(|d| d["stage"] == stage)
+            .filter(|d| d["stage"] == stage)
+            .find(triggering)
             .unwrap_or_else(|| panic!("no dead letter from {stage}: {dead:?}"));
         assert_eq!(row["guest"], "hostile", "a file guest is named after its file");
         assert_eq!(row["guest_version"].as_str().map(str::len), Some(12), "{row}");
@@ -66,11 +71,19 @@ async fn hostile_guests_are_contained_and_the_pipeline_continues() {
     assert!(bomb.starts_with("memory limit of 33554432 bytes exceeded"), "{bomb}");
     let panic = reason("panic");
     assert!(panic.contains("hostile guest panicked on purpose"), "the panic message reaches the reason: {panic}");
+    let bad_span = reason("badspan");
+    assert!(
+        bad_span.starts_with("guest broke the contract: outcome 0: `fail` spans bytes 4294967291..+4 of a "),
+        "{bad_span}"
+    );
     assert_eq!(reason("refuse"), "hostile guest refused: refuse-me");
-    assert_eq!(dead.len(), 5, "only the hostile events are dead-lettered: {dead:?}");
+    // The whole answer is refused, so its batch goes with it: the bystander too, with the reason.
+    let bystander = dead.iter().find(|d| d["event"]["message"] == "an innocent bystander").expect("bystander");
+    assert_eq!(bystander["reason"].as_str(), Some(bad_span.as_str()));
+    assert_eq!(dead.len(), 7, "only the hostile batches are dead-lettered: {dead:?}");
 
     let stats = server.stats().await;
-    assert_eq!(stats["dead_lettered"], 5);
+    assert_eq!(stats["dead_lettered"], 7);
     let metrics = server.client.get(server.url("/metrics")).send().await.expect("metrics").text().await.expect("text");
     for (stage, kind) in [("trap", "trap"), ("loop", "deadline"), ("bomb", "memory"), ("panic", "trap")] {
         let line = format!("sluice_guest_traps_total{{stage=\"{stage}\",kind=\"{kind}\"}} 1");

@@ -277,7 +277,17 @@ pub fn tokens(interner: &mut Interner, message: &str) -> Vec<Token> {
 
 #[cfg(test)]
 mod tests {
-    use super::{MAX_TOKENS, texts};
+    use super::{COLON, DIGIT, MAX_TOKENS, SEPARATOR, Shape, texts};
+
+    #[test]
+    fn one_pass_finds_digits_colons_and_separators() {
+        assert_eq!(Shape::of("plain"), Shape(0));
+        assert_eq!(Shape::of("node-7"), Shape(DIGIT));
+        assert_eq!(Shape::of("a=b"), Shape(SEPARATOR));
+        assert_eq!(Shape::of("host:80"), Shape(DIGIT | COLON | SEPARATOR));
+        assert_eq!(Shape::of("é:"), Shape(COLON | SEPARATOR));
+        assert!(Shape::of("x=1").has(DIGIT) && !Shape::of("x=1").has(COLON));
+    }
 
     #[test]
     fn words_and_masks() {

@@ -326,6 +326,9 @@ mod tests {
 
         let no_events =
             bt::Results { outcomes: vec![bt::Outcome::Replace(bt::Range { first: 0, count: 1 })], ..base() };
-        assert_eq!(unpack(&no_events, 1).expect_err("refused"), "outcome 0: `replace` names entries 0..+1 of a list of 0");
+        assert_eq!(
+            unpack(&no_events, 1).expect_err("refused"),
+            "outcome 0: `replace` names entries 0..+1 of a list of 0"
+        );
     }
 }
