@@ -3,6 +3,8 @@
 //! It mirrors the WIT `event` record but is owned by the host, so the contract can gain versions
 //! without the rest of the runtime changing; `wasm::convert` moves fields across (no copies).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 /// One log event as it travels through the pipeline.
@@ -45,10 +47,13 @@ pub struct Attribute {
 }
 
 /// The pattern (template) an event belongs to.
+///
+/// Shared rather than owned: a mining stage gives many events of a batch the same pattern, and
+/// the host then holds one copy of its id and template for all of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PatternRef {
-    pub id: String,
-    pub template: String,
+    pub id: Arc<str>,
+    pub template: Arc<str>,
 }
 
 /// Changes a stage asks the host to apply to an event it keeps.
@@ -162,7 +167,7 @@ mod tests {
                 Attribute { key: "n".into(), value: "\"v\"".into() },
             ],
         });
-        assert_eq!(e.pattern.as_ref().map(|p| p.id.as_str()), Some("p"));
+        assert_eq!(e.pattern.as_ref().map(|p| &*p.id), Some("p"));
         assert_eq!(e.level, "ERROR");
         assert_eq!(e.attributes_json(), r#"{"k":2,"n":"v"}"#);
     }

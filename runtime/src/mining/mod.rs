@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 pub use format::LogFormat;
 pub use report::{PatternSummary, Summary, Times};
 
-use crate::event::{Event, SignalKind, now_ns};
+use crate::event::{Annotation, Event, SignalKind, now_ns};
 use crate::wasm::{CallError, GuestState, InstanceLimits, LoadError, Outcome, StateLimits, WasmHost, builtin};
 
 /// Why mining could not run.
@@ -86,7 +86,7 @@ pub fn run(options: &MineOptions) -> Result<(Summary, Vec<String>), MineError> {
         std::fs::File::open(&options.file).map_err(|source| MineError::Read { path: options.file.clone(), source })?;
     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
     let mut patterns = Patterns::default();
-    let mut line_ids: Vec<String> = Vec::new();
+    let mut line_ids: Vec<Arc<str>> = Vec::new();
     let mut unmatched = 0usize;
     let mut guest_time = Duration::ZERO;
     let mut buffer = Vec::new();
@@ -173,30 +173,27 @@ fn push_csv_field(out: &mut String, field: &str) {
 /// What the guest said about patterns: each one's latest template, and merges.
 #[derive(Debug, Default)]
 struct Patterns {
-    templates: HashMap<String, String>,
+    templates: HashMap<Arc<str>, Arc<str>>,
     /// Merged pattern → the pattern it went into.
     merged_into: HashMap<String, String>,
 }
 
 impl Patterns {
     /// The pattern an outcome names ("" when it named none).
-    fn observe(&mut self, outcome: &Outcome) -> String {
+    fn observe(&mut self, outcome: &Outcome) -> Arc<str> {
         match outcome {
-            Outcome::Annotate(a) => match &a.pattern {
-                Some(p) => {
-                    self.templates.insert(p.id.clone(), p.template.clone());
-                    p.id.clone()
-                }
-                None => String::new(),
-            },
-            _ => String::new(),
+            Outcome::Annotate(Annotation { pattern: Some(p), .. }) => {
+                self.templates.insert(p.id.clone(), p.template.clone());
+                p.id.clone()
+            }
+            _ => Arc::default(),
         }
     }
 
     fn changed(&mut self, body: &serde_json::Map<String, serde_json::Value>) {
         let Some(id) = body.get("id").and_then(serde_json::Value::as_str) else { return };
         if let Some(template) = body.get("template").and_then(serde_json::Value::as_str) {
-            self.templates.insert(id.to_string(), template.to_string());
+            self.templates.insert(id.into(), template.into());
         }
         for merged in body.get("merged").and_then(serde_json::Value::as_array).into_iter().flatten() {
             if let Some(merged) = merged.as_str().filter(|m| *m != id) {

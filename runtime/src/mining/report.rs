@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One pattern of the result.
@@ -36,7 +37,12 @@ pub struct Times {
 }
 
 impl Summary {
-    pub fn new(line_ids: &[String], templates: &HashMap<String, String>, unmatched: usize, times: Times) -> Summary {
+    pub fn new(
+        line_ids: &[String],
+        templates: &HashMap<Arc<str>, Arc<str>>,
+        unmatched: usize,
+        times: Times,
+    ) -> Summary {
         let mut counts: HashMap<&str, usize> = HashMap::new();
         for id in line_ids {
             *counts.entry(id.as_str()).or_default() += 1;
@@ -45,7 +51,7 @@ impl Summary {
             .into_iter()
             .map(|(id, count)| PatternSummary {
                 id: id.to_string(),
-                template: templates.get(id).cloned().unwrap_or_default(),
+                template: templates.get(id).map(|t| t.to_string()).unwrap_or_default(),
                 count,
             })
             .collect();

@@ -142,7 +142,7 @@ impl StoreWriter {
         let mut patterns: HashMap<&str, PatternDelta<'_>> = HashMap::new();
         for event in events {
             let Some(pattern) = &event.pattern else { continue };
-            let delta = patterns.entry(pattern.id.as_str()).or_insert_with(|| PatternDelta {
+            let delta = patterns.entry(&*pattern.id).or_insert_with(|| PatternDelta {
                 template: &pattern.template,
                 count: 0,
                 level: event.stored_level(),
@@ -263,7 +263,7 @@ fn log_row(e: &Event) -> [Value; 18] {
         text(&e.session_id),
         text(&e.trace_id),
         Value::Text(e.attributes_json()),
-        e.pattern.as_ref().map_or(Value::Null, |p| Value::Text(p.id.clone())),
+        e.pattern.as_ref().map_or(Value::Null, |p| Value::Text(p.id.to_string())),
         text(&e.insight),
         Value::Text(e.input.clone()),
     ]

@@ -1,4 +1,5 @@
-//! Moves events between the host model and the WIT types. Fields are moved, never copied.
+//! Moves events between the host model and the WIT types. Fields are moved, never copied, except
+//! a pattern's id and template, which the host model shares.
 
 use super::bindings::types as wit;
 use crate::event::{Annotation, Attribute, Event, PatternRef};
@@ -22,7 +23,7 @@ pub fn to_wit(e: Event) -> wit::Event {
         trace_id: e.trace_id,
         attributes: e.attributes.into_iter().map(|a| wit::Attribute { key: a.key, value: a.value }).collect(),
         raw: e.raw,
-        pattern: e.pattern.map(|p| wit::PatternRef { id: p.id, template: p.template }),
+        pattern: e.pattern.map(|p| wit::PatternRef { id: p.id.to_string(), template: p.template.to_string() }),
         insight: e.insight,
     }
 }
@@ -65,5 +66,5 @@ fn attributes(list: Vec<wit::Attribute>) -> Vec<Attribute> {
 }
 
 fn pattern(p: wit::PatternRef) -> PatternRef {
-    PatternRef { id: p.id, template: p.template }
+    PatternRef { id: p.id.into(), template: p.template.into() }
 }

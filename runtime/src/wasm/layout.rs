@@ -5,6 +5,9 @@
 //! returned, and the first bad one names the outcome and field, which fails the call as a broken
 //! contract (the events then go wherever a failed call sends them; none is lost).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use super::bindings::batch_types as bt;
 use super::guest::Outcome;
 use crate::event::{Annotation, Attribute, Event, PatternRef};
@@ -104,26 +107,33 @@ pub fn unpack(results: &bt::Results, len: usize) -> Result<Vec<Outcome>, String>
     if results.outcomes.len() != len {
         return Err(format!("returned {} outcomes for {len} events", results.outcomes.len()));
     }
-    let reader = Reader { results };
-    results
-        .outcomes
-        .iter()
-        .enumerate()
-        .map(|(i, outcome)| reader.outcome(outcome).map_err(|e| format!("outcome {i}: {e}")))
-        .collect()
+    let mut reader = Reader { results, shared: HashMap::new() };
+    let mut outcomes = Vec::with_capacity(len);
+    for (i, outcome) in results.outcomes.iter().enumerate() {
+        outcomes.push(reader.outcome(outcome).map_err(|e| format!("outcome {i}: {e}"))?);
+    }
+    Ok(outcomes)
 }
 
 struct Reader<'a> {
     results: &'a bt::Results,
+    /// Pattern strings already read, by span: a mining stage writes each pattern's id and
+    /// template once per batch and points every event of the pattern at them, so the events
+    /// share one copy.
+    shared: HashMap<(u32, u32), Arc<str>>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn str(&self, span: bt::Span, field: &str) -> Result<String, String> {
-        let text = &self.results.text;
+        self.text(span, field).map(str::to_owned)
+    }
+
+    /// The text `span` covers, or why it covers none.
+    fn text(&self, span: bt::Span, field: &str) -> Result<&'a str, String> {
+        let text: &'a str = &self.results.text;
         (span.start as usize)
             .checked_add(span.len as usize)
             .and_then(|end| text.get(span.start as usize..end))
-            .map(str::to_owned)
             .ok_or_else(|| {
                 format!(
                     "`{field}` spans bytes {}..+{} of a {}-byte text, outside it or not on character boundaries",
@@ -156,14 +166,24 @@ impl Reader<'_> {
             .collect()
     }
 
-    fn pattern(&self, p: Option<bt::PatternRef>) -> Result<Option<PatternRef>, String> {
-        p.map(|p| {
-            Ok(PatternRef { id: self.str(p.id, "pattern id")?, template: self.str(p.template, "pattern template")? })
-        })
-        .transpose()
+    /// The text of `span`, shared with every earlier read of the same span.
+    fn shared(&mut self, span: bt::Span, field: &str) -> Result<Arc<str>, String> {
+        if let Some(text) = self.shared.get(&(span.start, span.len)) {
+            return Ok(text.clone());
+        }
+        let text: Arc<str> = self.text(span, field)?.into();
+        self.shared.insert((span.start, span.len), text.clone());
+        Ok(text)
     }
 
-    fn outcome(&self, outcome: &bt::Outcome) -> Result<Outcome, String> {
+    fn pattern(&mut self, p: Option<bt::PatternRef>) -> Result<Option<PatternRef>, String> {
+        let Some(p) = p else { return Ok(None) };
+        let id = self.shared(p.id, "pattern id")?;
+        Ok(Some(PatternRef { id, template: self.shared(p.template, "pattern template")? }))
+    }
+
+    fn outcome(&mut self, outcome: &bt::Outcome) -> Result<Outcome, String> {
+        let results = self.results;
         Ok(match *outcome {
             bt::Outcome::Keep => Outcome::Keep,
             bt::Outcome::Annotate(a) => Outcome::Annotate(Annotation {
@@ -173,7 +193,7 @@ impl Reader<'_> {
                 attributes: self.attributes(a.attributes)?,
             }),
             bt::Outcome::Replace(range) => Outcome::Replace(
-                self.slice(&self.results.events, range, "replace")?
+                self.slice(&results.events, range, "replace")?
                     .iter()
                     .map(|e| self.event(e))
                     .collect::<Result<_, _>>()?,
@@ -182,7 +202,7 @@ impl Reader<'_> {
         })
     }
 
-    fn event(&self, e: &bt::Event) -> Result<Event, String> {
+    fn event(&mut self, e: &bt::Event) -> Result<Event, String> {
         Ok(Event {
             id: self.str(e.id, "id")?,
             timestamp_ns: e.timestamp_ns,
@@ -300,6 +320,37 @@ mod tests {
         );
         assert_eq!(outcomes[2], Outcome::Replace(Vec::new()));
         assert_eq!(outcomes[3], Outcome::Fail("dropped: bad".into()));
+    }
+
+    #[test]
+    fn events_of_one_pattern_share_its_strings() {
+        let span = |start: u32, len: u32| bt::Span { start, len };
+        let annotate = |template: bt::Span| {
+            bt::Outcome::Annotate(bt::Annotation {
+                level: None,
+                pattern: Some(bt::PatternRef { id: span(0, 2), template }),
+                insight: None,
+                attributes: bt::Range { first: 0, count: 0 },
+            })
+        };
+        let results = bt::Results {
+            text: "p1a <*>a b".into(),
+            outcomes: vec![annotate(span(2, 5)), annotate(span(2, 5)), annotate(span(7, 3))],
+            events: Vec::new(),
+            attributes: Vec::new(),
+        };
+        let patterns: Vec<PatternRef> = unpack(&results, 3)
+            .expect("valid answer")
+            .into_iter()
+            .map(|o| match o {
+                Outcome::Annotate(Annotation { pattern: Some(p), .. }) => p,
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert!(Arc::ptr_eq(&patterns[0].id, &patterns[2].id));
+        assert!(Arc::ptr_eq(&patterns[0].template, &patterns[1].template));
+        // A template that changed within the batch is another span, so another string.
+        assert_eq!((&*patterns[1].template, &*patterns[2].template), ("a <*>", "a b"));
     }
 
     #[test]

@@ -264,7 +264,7 @@ async fn upsert_patterns(tx: &mut Transaction<'_, Postgres>, events: &[Event]) -
     let mut deltas: HashMap<&str, PatternDelta> = HashMap::new();
     for event in events {
         let Some(pattern) = &event.pattern else { continue };
-        let delta = deltas.entry(pattern.id.as_str()).or_insert_with(|| PatternDelta {
+        let delta = deltas.entry(&*pattern.id).or_insert_with(|| PatternDelta {
             template: String::new(),
             count: 0,
             level: String::new(),
