@@ -115,11 +115,16 @@ async fn stats(State(state): State<AppState>) -> impl IntoResponse {
     }))
 }
 
-/// Waits until everything acknowledged before this call is committed to the store.
+/// Waits until everything acknowledged before this call is committed by every durable output.
 async fn flush(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let target = *state.durable.borrow();
     let mut stored = state.stored.clone();
-    let reached = tokio::time::timeout(FLUSH_TIMEOUT, stored.wait_for(|&offset| offset >= target)).await;
+    // Right after a start, an output that has not read its own committed offset yet holds a
+    // placeholder (where the others are): waiting for every output to know where it is keeps a
+    // flush from answering before the replay to that output has even begun.
+    let offsets = &state.topology.offsets;
+    let caught_up = |&offset: &u64| offset >= target && offsets.all_known();
+    let reached = tokio::time::timeout(FLUSH_TIMEOUT, stored.wait_for(caught_up)).await;
     match reached {
         Ok(Ok(_)) => Ok(Json(json!({ "flushed": true, "offset": target }))),
         Ok(Err(_)) => Err(ApiError::unavailable("the pipeline is shutting down")),

@@ -44,11 +44,15 @@ impl Offsets {
 
     /// Sets where an output starts from (what its own store says it committed); this may be
     /// behind the others, and then holds the journal there.
+    ///
+    /// Wakes whoever watches [`Offsets::held`] even when the offset stays the same: an output
+    /// becoming known is news to `/flush`, which waits for every output to know where it is.
     pub fn start(&self, output: &str, offset: u64) {
         let mut outputs = self.outputs.lock().unwrap_or_else(|p| p.into_inner());
         outputs.insert(output.to_string(), offset);
-        self.publish(&outputs);
         self.unknown.lock().unwrap_or_else(|p| p.into_inner()).remove(output);
+        self.publish(&outputs);
+        self.held.send_modify(|_| {});
     }
 
     /// Whether every output knows its offset (journal segments may be released).
@@ -117,6 +121,20 @@ impl Offsets {
 #[cfg(test)]
 mod tests {
     use super::Offsets;
+
+    #[test]
+    fn an_output_becoming_known_wakes_the_watchers() {
+        let offsets = Offsets::new("libsql", 10);
+        offsets.expect("postgres");
+        assert!(!offsets.all_known());
+        let mut held = offsets.held();
+        held.borrow_and_update();
+        // Where the placeholder was: the offset does not move, but the news must arrive.
+        offsets.start("postgres", 10);
+        assert!(offsets.all_known());
+        assert!(held.has_changed().unwrap_or(false));
+        assert_eq!(*held.borrow_and_update(), 10);
+    }
 
     #[test]
     fn held_is_the_slowest_output() {
