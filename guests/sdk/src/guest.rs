@@ -31,9 +31,15 @@ pub trait Guest {
     /// stage that wants to avoid those copies overrides it, reading from `batch` and writing
     /// through [`Answers`]; it should then answer as [`Self::process`] would.
     fn process_batch(batch: &BatchView<'_>, answers: &mut Answers) {
-        for outcome in Self::process(batch.to_events()) {
-            answers.push(outcome);
-        }
+        process_owned::<Self>(batch, answers);
+    }
+}
+
+/// What [`Guest::process_batch`] does unless overridden: copies the events out, calls
+/// `T::process` and writes its outcomes. For an override that takes its own path only sometimes.
+pub fn process_owned<T: Guest + ?Sized>(batch: &BatchView<'_>, answers: &mut Answers) {
+    for outcome in T::process(batch.to_events()) {
+        answers.push(outcome);
     }
 }
 

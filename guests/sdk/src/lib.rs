@@ -99,7 +99,7 @@ pub use batch::{BatchView, EventView};
 pub use cell::InstanceCell;
 #[doc(hidden)]
 pub use guest::__export;
-pub use guest::Guest;
+pub use guest::{Guest, process_owned};
 pub use pack::{pack, process_packed, unpack};
 pub use types::{Annotation, Attribute, Event, Outcome, PatternRef};
 pub use wire::{Batch, Results, Span};

@@ -30,11 +30,12 @@ pub enum World {
 }
 
 impl World {
-    /// The interface the world exports, and the first contract version that has it.
-    fn export(self) -> (&'static str, &'static str) {
+    /// The interface the world exports, and the supported contract versions that have it.
+    fn export(self) -> (&'static str, &'static [&'static str]) {
         match self {
-            World::Typed => ("stage", "0.1.0"),
-            World::Batch => ("batch-stage", "0.1.1"),
+            World::Typed => ("stage", SUPPORTED_VERSIONS),
+            // Added in 0.1.1.
+            World::Batch => ("batch-stage", &["0.1.1"]),
         }
     }
 
@@ -50,8 +51,7 @@ impl World {
 
 /// The versions of `sluice:pipeline` that have `world`'s export.
 fn versions(world: World) -> impl Iterator<Item = &'static str> {
-    let (_, since) = world.export();
-    SUPPORTED_VERSIONS.iter().copied().take_while(move |v| *v != since).chain([since])
+    world.export().1.iter().copied()
 }
 
 fn export_name(world: World, version: &str) -> String {
