@@ -1,6 +1,8 @@
 //! Builds the guests in `../guests` (a separate cargo workspace) for `wasm32-wasip2`, so the
 //! standard guests can be embedded and the test fixtures loaded, and tells the crate where they
-//! are through `SLUICE_GUESTS_DIR`. Guests are always built from source, never committed.
+//! are through `SLUICE_GUESTS_DIR`; and builds the dashboard in `../ui` with npm into
+//! `../ui/dist`, which `api/ui.rs` embeds. Both are always built from source, never committed.
+//! `SLUICE_SKIP_GUEST_BUILD` / `SLUICE_SKIP_UI_BUILD` use what an earlier build left instead.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -38,6 +40,41 @@ fn main() {
         assert!(wasm.is_file(), "guest {} was not built", wasm.display());
     }
     println!("cargo:rustc-env=SLUICE_GUESTS_DIR={}", dir.display());
+    build_dashboard(&manifest.join("../ui"));
+}
+
+/// `npm ci` when the lock file is newer than the installed packages, then `npm run build`.
+fn build_dashboard(ui: &Path) {
+    for input in ["src", "public", "index.html", "build.mjs", "package.json", "package-lock.json", "tsconfig.json"] {
+        println!("cargo:rerun-if-changed=../ui/{input}");
+    }
+    println!("cargo:rerun-if-env-changed=SLUICE_SKIP_UI_BUILD");
+    if std::env::var_os("SLUICE_SKIP_UI_BUILD").is_none() {
+        let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let installed = modified(ui.join("node_modules/.package-lock.json"));
+        if installed.is_none() || installed < modified(ui.join("package-lock.json")) {
+            npm(ui, &["ci", "--no-audit", "--no-fund"]);
+        }
+        npm(ui, &["run", "build"]);
+    }
+    let index = ui.join("dist/index.html");
+    let page = std::fs::read(&index).unwrap_or_else(|e| {
+        panic!("the dashboard was not built ({}: {e}); run `npm ci && npm run build` in ui/", index.display())
+    });
+    // The page names the hashed assets, so its digest changes whenever they do: a new value makes
+    // cargo recompile the crate and embed the new files.
+    use std::hash::{Hash, Hasher};
+    let mut digest = std::collections::hash_map::DefaultHasher::new();
+    page.hash(&mut digest);
+    println!("cargo:rustc-env=SLUICE_UI_DIGEST={:016x}", digest.finish());
+}
+
+fn npm(dir: &Path, args: &[&str]) {
+    let npm = std::env::var("NPM").unwrap_or_else(|_| "npm".into());
+    let status = Command::new(&npm).current_dir(dir).args(args).status().unwrap_or_else(|e| {
+        panic!("cannot run `{npm}` to build the dashboard ({e}); install Node.js 18 or newer with npm (scripts/setup.sh does)")
+    });
+    assert!(status.success(), "`npm {}` in ui/ failed", args.join(" "));
 }
 
 /// One target directory for everything: the guests build under `<target>/guests`, beside the

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: the guests' own tests (natively), then the runtime's
 # unit and integration tests (real binary, real guests under real limits, real store), the pipelines'
-# own test cases, and a freshly scaffolded guest.
+# own test cases, a freshly scaffolded guest, and the dashboard in a real browser (Debian's
+# chromium; screenshots of every page in target/ui-screenshots/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-# What only the tests need: a real ZeroMQ peer (pyzmq).
+# What only the tests need: a real ZeroMQ peer (pyzmq), chromium and playwright-core.
 scripts/setup-test.sh
 (cd guests && cargo test --target-dir ../target/guests)
 cargo test --workspace
@@ -13,3 +14,5 @@ cargo test --workspace
 target/debug/sluice test pipelines/*.yaml
 # A scaffolded guest builds and passes its tests as generated.
 scripts/test-scaffold.sh
+# The dashboard in Debian's chromium against the real binary (it starts its own server).
+node --test tests/ui/

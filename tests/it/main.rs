@@ -9,6 +9,7 @@ mod pg;
 
 mod amqp;
 mod cli;
+mod dashboard;
 mod durability;
 mod encryption;
 mod hotswap;

@@ -98,6 +98,7 @@ impl Access {
     /// Whether a write request with these headers, from `peer`, may proceed. `peer` is `None` when
     /// the server was not told its clients' addresses, which counts as remote.
     pub fn check(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> Result<(), ApiError> {
+        check_same_origin(headers)?;
         match &self.token {
             Some(token) => check_token(token, headers),
             None => check_loopback(peer),
@@ -211,6 +212,33 @@ fn tokens_match(given: &str, expected: &str) -> bool {
     std::hint::black_box(difference) == 0
 }
 
+/// Refuses a write a browser sends on behalf of another site. Without a token, "loopback only"
+/// would otherwise let any web page open on this machine POST to the management API (a form's
+/// `text/plain` POST needs no CORS preflight). Browsers say where a request comes from in `Origin`
+/// (and `Sec-Fetch-Site`); the dashboard's own requests name this server. Clients that are not
+/// browsers send neither header and are unaffected.
+fn check_same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let refuse = |why: String| {
+        Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "cross_origin",
+            format!("management requests from another site's page are refused ({why})"),
+        ))
+    };
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
+        return refuse("Sec-Fetch-Site: cross-site".to_owned());
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else { return Ok(()) };
+    let origin = origin.to_str().unwrap_or("?");
+    // `Origin` is `scheme://host[:port]`; it must name the host this request was sent to.
+    let authority = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    match (authority, host) {
+        (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host) => Ok(()),
+        _ => refuse(format!("Origin `{origin}` is not this server, `{}`", host.unwrap_or("?"))),
+    }
+}
+
 fn check_loopback(peer: Option<SocketAddr>) -> Result<(), ApiError> {
     // `to_canonical` turns an IPv4-mapped IPv6 address (`::ffff:127.0.0.1`, as a dual-stack
     // listener reports IPv4 clients) back into IPv4 first.
@@ -293,6 +321,37 @@ mod tests {
         assert!(access.check(&HeaderMap::new(), peer(Ipv6Addr::LOCALHOST)).is_ok());
         let mapped = Ipv4Addr::LOCALHOST.to_ipv6_mapped();
         assert!(access.check(&HeaderMap::new(), peer(mapped)).is_ok(), "IPv4-mapped loopback is loopback");
+    }
+
+    #[test]
+    fn a_browser_write_from_another_site_is_refused_and_the_dashboards_own_is_not() {
+        let headers = |pairs: &[(&'static str, &str)]| {
+            let mut h = HeaderMap::new();
+            for (name, value) in pairs {
+                h.insert(*name, HeaderValue::from_str(value).expect("a valid header value"));
+            }
+            h
+        };
+        let local = peer(Ipv4Addr::LOCALHOST);
+        for access in [Access::default(), Access::with_token(TOKEN)] {
+            let token = format!("Bearer {TOKEN}");
+            let own = headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("origin", "http://127.0.0.1:8080"),
+                ("sec-fetch-site", "same-origin"),
+                ("authorization", &token),
+            ]);
+            assert!(access.check(&own, local).is_ok(), "{access:?}");
+            for hostile in [
+                headers(&[("host", "127.0.0.1:8080"), ("origin", "http://evil.example"), ("authorization", &token)]),
+                headers(&[("host", "127.0.0.1:8080"), ("origin", "http://127.0.0.1:9999"), ("authorization", &token)]),
+                headers(&[("host", "127.0.0.1:8080"), ("origin", "null"), ("authorization", &token)]),
+                headers(&[("host", "127.0.0.1:8080"), ("sec-fetch-site", "cross-site"), ("authorization", &token)]),
+            ] {
+                let error = refusal(access.check(&hostile, local));
+                assert_eq!((error.status, error.code), (StatusCode::FORBIDDEN, "cross_origin"), "{hostile:?}");
+            }
+        }
     }
 
     #[test]

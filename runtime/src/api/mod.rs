@@ -1,15 +1,18 @@
 //! The HTTP surface: ingest (from [`crate::inputs::http`]), queries, the live tail, operations
-//! endpoints and the dashboard, as one axum [`Router`] built by [`app`] so tests can drive it
+//! endpoints, the pipeline's shape and volume over time, and the dashboard, as one axum [`Router`] built by [`app`] so tests can drive it
 //! without a socket.
 
 mod auth;
 mod body;
 mod error;
 mod guests;
+mod headers;
 mod ops;
+mod pipeline;
 mod query;
 mod sessions;
 mod tail;
+mod timeline;
 mod ui;
 
 use std::ops::Deref;
@@ -73,6 +76,9 @@ pub fn app(state: AppState) -> Router {
         .merge(tail::routes())
         .merge(sessions::routes())
         .merge(guests::routes(state.clone()))
+        .merge(pipeline::routes())
+        .merge(timeline::routes())
         .merge(ui::routes())
+        .layer(axum::middleware::map_response(headers::secure))
         .with_state(state)
 }

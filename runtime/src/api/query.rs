@@ -1,5 +1,6 @@
-//! History and pattern queries: `/api/v1/logs`, seed 004's `/recent` (same query, its parameter
-//! names), `/api/v1/patterns` and `/api/v1/dead-letters`. Totals go in `X-Total-Count`.
+//! History and pattern queries: `/api/v1/logs` (filters, a time window, or named event ids), seed
+//! 004's `/recent` (same query, its parameter names), `/api/v1/patterns`, `/api/v1/alerts` and
+//! `/api/v1/dead-letters`. Totals go in `X-Total-Count`.
 
 use axum::Json;
 use axum::Router;
@@ -35,7 +36,9 @@ struct Params {
     source: Option<String>,
     since: Option<String>,
     since_minutes: Option<String>,
+    until: Option<String>,
     q: Option<String>,
+    ids: Option<String>,
     severity: Option<String>,
 }
 
@@ -67,7 +70,8 @@ pub(super) fn parse_levels(list: Option<&str>) -> Result<Vec<&'static str>, ApiE
 fn log_query(p: &Params) -> Result<LogQuery, ApiError> {
     let levels = parse_levels(p.levels.as_deref())?.into_iter().map(str::to_string).collect();
     let since = match (&p.since, &p.since_minutes) {
-        (Some(since), _) => Some(parse_since(since)?),
+        (Some(since), _) if !since.is_empty() => Some(parse_since(since)?),
+        (Some(_), _) => None,
         (None, Some(minutes)) => {
             let minutes: i64 = minutes.parse().map_err(|_| {
                 ApiError::bad_request("bad_query", format!("`sinceMinutes` must be an integer, got `{minutes}`"))
@@ -82,21 +86,47 @@ fn log_query(p: &Params) -> Result<LogQuery, ApiError> {
         levels,
         source: p.source.clone().filter(|s| !s.is_empty()),
         since,
+        until: p.until.as_deref().filter(|u| !u.is_empty()).map(|u| parse_time("until", u)).transpose()?,
         text: p.q.clone().filter(|s| !s.is_empty()),
+        ids: parse_ids(p.ids.as_deref())?,
     })
+}
+
+/// Most event ids one history query may name.
+const MAX_IDS: usize = 1000;
+
+/// A comma-separated list of event ids.
+fn parse_ids(list: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let ids: Vec<String> =
+        list.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    if ids.len() > MAX_IDS {
+        return Err(ApiError::bad_request("bad_query", format!("`ids` names {} events; at most {MAX_IDS}", ids.len())));
+    }
+    Ok(ids)
 }
 
 /// `since` is an RFC 3339 time or a span back from now (`15m`, `2h`).
 fn parse_since(text: &str) -> Result<String, ApiError> {
+    parse_time("since", text)
+}
+
+/// A time parameter: an RFC 3339 time or a span back from now (`15m`, `2h`), as a stored
+/// timestamp.
+fn parse_time(name: &str, text: &str) -> Result<String, ApiError> {
+    time_ns(name, text).map(format_ns)
+}
+
+/// A time parameter in nanoseconds since the epoch.
+pub(super) fn time_ns(name: &str, text: &str) -> Result<i64, ApiError> {
     if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(format_ns(time.timestamp_nanos_opt().unwrap_or(0)));
+        return Ok(time.timestamp_nanos_opt().unwrap_or(0));
     }
     if let Ok(span) = humantime::parse_duration(text) {
-        return Ok(format_ns(crate::event::now_ns() - span.as_nanos().min(i64::MAX as u128) as i64));
+        return Ok(crate::event::now_ns() - span.as_nanos().min(i64::MAX as u128) as i64);
     }
     Err(ApiError::bad_request(
         "bad_query",
-        format!("`since` must be an RFC 3339 time or a span like `15m`, got `{text}`"),
+        format!("`{name}` must be an RFC 3339 time or a span like `15m`, got `{text}`"),
     ))
 }
 

@@ -86,6 +86,16 @@ impl InputConfig {
             InputConfig::Zeromq(c) => c.name.as_deref().unwrap_or("zeromq"),
         }
     }
+
+    /// The kind, as the pipeline file spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            InputConfig::Http(_) => "http",
+            InputConfig::Amqp(_) => "amqp",
+            InputConfig::Kafka(_) => "kafka",
+            InputConfig::Zeromq(_) => "zeromq",
+        }
+    }
 }
 
 /// Limits of the HTTP input. A request over a limit is refused whole, and nothing of it is stored.
@@ -217,6 +227,17 @@ impl OutputConfig {
             OutputConfig::Postgres(c) => c.name.as_deref().unwrap_or("postgres"),
             OutputConfig::Kafka(c) => c.name.as_deref().unwrap_or("kafka"),
             OutputConfig::Webhook(c) => c.name.as_deref().unwrap_or("webhook"),
+        }
+    }
+
+    /// The kind, as the pipeline file spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            OutputConfig::Libsql(_) => "libsql",
+            OutputConfig::Websocket(_) => "websocket",
+            OutputConfig::Postgres(_) => "postgres",
+            OutputConfig::Kafka(_) => "kafka",
+            OutputConfig::Webhook(_) => "webhook",
         }
     }
 }

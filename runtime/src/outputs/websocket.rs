@@ -87,6 +87,11 @@ impl TailHub {
         let _ = self.tx.send(item);
     }
 
+    /// Items (events and, when streamed, dead letters) published since the stream started.
+    pub fn published(&self) -> u64 {
+        self.next_seq.load(Ordering::Relaxed)
+    }
+
     pub fn subscribe(&self) -> (broadcast::Receiver<TailItem>, u64) {
         let rx = self.tx.subscribe();
         (rx, self.next_seq.load(Ordering::Relaxed))

@@ -8,6 +8,7 @@
 mod migrate;
 pub mod query;
 pub mod signals;
+pub mod timeline;
 mod writer;
 
 use std::path::{Path, PathBuf};

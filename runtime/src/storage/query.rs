@@ -15,8 +15,12 @@ pub struct LogQuery {
     pub source: Option<String>,
     /// RFC 3339 lower bound on the event time.
     pub since: Option<String>,
+    /// RFC 3339 upper bound (exclusive) on the event time.
+    pub until: Option<String>,
     /// Case-insensitive substring of the message.
     pub text: Option<String>,
+    /// Only these events (by event id); empty means any.
+    pub ids: Vec<String>,
 }
 
 /// Largest page a query may ask for.
@@ -134,6 +138,21 @@ impl Store {
         if let Some(since) = &q.since {
             params.push(Value::Text(since.clone()));
             clauses.push(format!("timestamp >= ?{}", params.len()));
+        }
+        if let Some(until) = &q.until {
+            params.push(Value::Text(until.clone()));
+            clauses.push(format!("timestamp < ?{}", params.len()));
+        }
+        if !q.ids.is_empty() {
+            let marks: Vec<String> = q
+                .ids
+                .iter()
+                .map(|id| {
+                    params.push(Value::Text(id.clone()));
+                    format!("?{}", params.len())
+                })
+                .collect();
+            clauses.push(format!("event_id IN ({})", marks.join(",")));
         }
         if let Some(text) = &q.text {
             let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

@@ -93,7 +93,7 @@ pub struct Uploaded {
     pub world: String,
 }
 
-fn short(sha: &str) -> String {
+pub(super) fn short(sha: &str) -> String {
     sha.chars().take(12).collect()
 }
 

@@ -22,6 +22,7 @@ mod outputs;
 mod plan;
 mod processor;
 pub mod reload;
+pub mod shape;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -158,6 +159,8 @@ pub struct Topology {
     /// A copy of the stages as last changed, for readers that must not wait for a change in
     /// progress (which may be compiling a guest).
     view: Mutex<Vec<StageInfo>>,
+    /// The inputs and outputs as last changed.
+    shape: Mutex<shape::Shape>,
     /// Loaded versions by (guest, sha256), with their counters.
     versions: Mutex<HashMap<(String, String), Version>>,
     /// Every stage's state by stage name, kept even when a reload removes the stage, so a stage
@@ -257,6 +260,7 @@ impl Topology {
             live: Arc::new(live::Live::default()),
             current: tokio::sync::Mutex::new(Current::default()),
             view: Mutex::new(Vec::new()),
+            shape: Mutex::new(shape::Shape::default()),
             versions: Mutex::new(HashMap::new()),
             states: Mutex::new(HashMap::new()),
             reloads: ReloadLog::default(),
@@ -324,6 +328,7 @@ impl Topology {
             None => current.inference.take(),
         };
         *self.view.lock().unwrap_or_else(|p| p.into_inner()) = plan.current.stages.clone();
+        *self.shape.lock().unwrap_or_else(|p| p.into_inner()) = shape::Shape::of(&pipeline.config);
         *current = Current { inputs, sinks: std::mem::take(&mut sinks.sinks), inference, ..plan.current };
         Ok(plan.changes)
     }
@@ -422,6 +427,19 @@ impl Topology {
     /// The readers' copy of the stages.
     fn stages_view(&self) -> Vec<StageInfo> {
         self.view.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The running inputs and outputs; never waits for a change in progress.
+    pub fn shape(&self) -> shape::Shape {
+        self.shape.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Each stage's name, guest and active version (12 hex digits); never waits for a change.
+    pub fn stage_names(&self) -> Vec<(String, String, String)> {
+        self.stages_view()
+            .iter()
+            .map(|s| (s.config.name.clone(), s.guest.clone(), lifecycle::short(&s.record.active)))
+            .collect()
     }
 
     /// The pipeline file the topology was last built from.
