@@ -206,3 +206,34 @@ async fn pattern_volume_history_windows_and_id_lookups() {
     let (_, total) = server.logs("ids=no-such-event").await;
     assert_eq!(total, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_from_another_sites_page_is_refused_and_the_dashboards_own_goes_through() {
+    let server = TestServer::start(DEFAULT_PIPELINE).await;
+    let host = server.base.trim_start_matches("http://").to_string();
+    let rollback = |origin: Option<String>, fetch_site: &'static str| {
+        let mut request = server
+            .client
+            .post(server.url("/api/v1/guests/normalize/rollback"))
+            .header("content-type", "text/plain")
+            .header("sec-fetch-site", fetch_site);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        async move {
+            let response = request.send().await.expect("rollback");
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // A form on another site posting to this loopback server: no preflight, so only the
+    // server's own check stands between it and the management API.
+    for (origin, site) in [(Some("http://evil.example".to_string()), "cross-site"), (None, "cross-site")] {
+        let (status, body) = rollback(origin, site).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (403, Some("cross_origin")), "{body}");
+    }
+    // The dashboard's own request reaches the handler (which has nothing to roll back to).
+    let (status, body) = rollback(Some(format!("http://{host}")), "same-origin").await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("no_previous")), "{body}");
+    let (_, _, guests) = server.get("/api/v1/guests").await;
+    assert!(guests["stages"][0]["previous"].is_null(), "nothing changed: {guests}");
+}
