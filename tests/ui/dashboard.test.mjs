@@ -11,8 +11,9 @@
 //   SLUICE_SCREENSHOTS  where screenshots go (default target/ui-screenshots)
 //
 // The dashboard must be built first (cd ui && npm ci && npm run build): a debug server reads it
-// from ui/dist/. Each run starts its own server on a free port with a fresh data directory and
-// stops it at the end, also when a test fails.
+// from ui/dist/. Each run starts its own server on a free port with a fresh data directory (and,
+// for the token test, a second one with an API token) and stops them at the end, also when a
+// test fails.
 
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -55,10 +56,10 @@ const READY = {
 
 const RUN = randomBytes(4).toString("hex");
 
-let server;
-let serverLog = "";
+/** Every server started, so that all of them stop however the run ends. */
+const servers = [];
+/** The first server's address, which most tests use. */
 let base = "";
-let dataDir = "";
 let browser;
 
 async function freePort() {
@@ -88,21 +89,69 @@ async function until(what, check, timeoutMs = 20_000, everyMs = 100) {
   throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
 }
 
-function stopServer() {
-  if (server && server.exitCode === null && server.signalCode === null) server.kill("SIGKILL");
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true, maxRetries: 3 });
+function killServers() {
+  for (const s of servers) {
+    if (s.process.exitCode === null && s.process.signalCode === null) s.process.kill("SIGKILL");
+    rmSync(s.dataDir, { recursive: true, force: true, maxRetries: 3 });
+  }
 }
-process.on("exit", stopServer);
+process.on("exit", killServers);
 for (const signal of ["SIGINT", "SIGTERM"]) {
   process.once(signal, () => {
-    stopServer();
+    killServers();
     process.exit(128 + (signal === "SIGINT" ? 2 : 15));
   });
 }
 
-async function ingest(events) {
+/**
+ * A server of the default pipeline on a free port with a fresh data directory, once its /health
+ * answers; `env` is added to its environment. Returns `{ base, process, dataDir, log() }`.
+ */
+async function startServer(env = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), "sluice-ui-test-"));
+  const port = await freePort();
+  const child = spawn(BIN, ["run", "pipelines/default.yaml", "--http", `127.0.0.1:${port}`, "--data-dir", dataDir], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn", ...env },
+  });
+  let log = "";
+  const keep = (chunk) => {
+    log = (log + chunk.toString()).slice(-20_000);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const s = { base: `http://127.0.0.1:${port}`, process: child, dataDir, log: () => log };
+  servers.push(s);
+  await until(
+    "the server's /health",
+    async () => {
+      if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${log}`);
+      const res = await fetch(`${s.base}/health`);
+      return res.ok;
+    },
+    60_000,
+    200,
+  ).catch((e) => {
+    throw new Error(`${e.message}\n--- server output ---\n${log}`);
+  });
+  return s;
+}
+
+/** Stops a server (SIGTERM, then SIGKILL after 5 s) and removes its data directory. */
+async function stopServer(s) {
+  if (s.process.exitCode === null && s.process.signalCode === null) {
+    const exited = new Promise((r) => s.process.once("exit", r));
+    s.process.kill("SIGTERM");
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (s.process.exitCode === null && s.process.signalCode === null) s.process.kill("SIGKILL");
+  }
+  await rm(s.dataDir, { recursive: true, force: true, maxRetries: 3 }).catch(() => {});
+}
+
+async function ingest(events, at = base) {
   const body = events.map((e) => JSON.stringify(e)).join("\n") + "\n";
-  const res = await fetch(`${base}/api/v1/ingest`, { method: "POST", body, headers: { "Content-Type": "application/x-ndjson" } });
+  const res = await fetch(`${at}/api/v1/ingest`, { method: "POST", body, headers: { "Content-Type": "application/x-ndjson" } });
   const text = await res.text();
   assert.equal(res.status, 202, `ingest answered ${res.status}: ${text}`);
   return JSON.parse(text);
@@ -114,8 +163,8 @@ async function flush() {
   assert.equal(res.status, 200, `flush answered ${res.status}: ${text}`);
 }
 
-async function getJson(path) {
-  const res = await fetch(`${base}${path}`);
+async function getJson(path, { at = base, headers = {} } = {}) {
+  const res = await fetch(`${at}${path}`, { headers });
   const text = await res.text();
   assert.equal(res.status, 200, `GET ${path} answered ${res.status}: ${text}`);
   return { body: JSON.parse(text), headers: res.headers };
@@ -183,40 +232,40 @@ function withCustomSection(bytes, name, payload) {
   return Buffer.concat([bytes, Buffer.from([0x00]), leb(content.length), content]);
 }
 
+/** Uploads a distinct, equally behaving version of `normalize` over the API; returns its version. */
+async function uploadNormalizeVariant(label, { at = base, headers = {} } = {}) {
+  const original = await readFile(join(GUESTS_DIR, "normalize.wasm"));
+  const bytes = withCustomSection(original, "sluice-ui-test", Buffer.from(`${label} ${RUN} ${Date.now()}`));
+  const version = createHash("sha256").update(bytes).digest("hex").slice(0, 12);
+  const res = await fetch(`${at}/api/v1/guests/normalize`, { method: "PUT", body: bytes, headers: { "Content-Type": "application/wasm", ...headers } });
+  const text = await res.text();
+  assert.ok(res.status === 200 || res.status === 201, `the upload answered ${res.status}: ${text}`);
+  assert.equal(JSON.parse(text).version, version);
+  return version;
+}
+
+/** The stage's entry of `GET /api/v1/guests`. */
+async function stageState(stage, options) {
+  const { body } = await getJson("/api/v1/guests", options);
+  const found = body.stages.find((s) => s.stage === stage);
+  assert.ok(found, `no stage ${stage}: ${JSON.stringify(body.stages)}`);
+  return found;
+}
+
+/** A number as the dashboard prints it ("1,234"). */
+async function shownInt(page, selector) {
+  const text = await page.textContent(selector);
+  return Number((text ?? "").replace(/[^0-9]/g, ""));
+}
+
 describe("dashboard", { concurrency: false }, () => {
   before(async () => {
     assert.ok(existsSync(BIN), `no server binary at ${BIN} (build it, or set SLUICE_BIN)`);
     assert.ok(existsSync(join(ROOT, "ui", "dist", "index.html")), "the dashboard is not built: cd ui && npm ci && npm run build");
     assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM)`);
-    dataDir = await mkdtemp(join(tmpdir(), "sluice-ui-test-"));
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    server = spawn(BIN, ["run", "pipelines/default.yaml", "--http", `127.0.0.1:${port}`, "--data-dir", dataDir], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || "warn" },
-    });
-    const keep = (chunk) => {
-      serverLog = (serverLog + chunk.toString()).slice(-20_000);
-    };
-    server.stdout.on("data", keep);
-    server.stderr.on("data", keep);
-    const [launched] = await Promise.all([
-      chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }),
-      until(
-        "the server's /health",
-        async () => {
-          if (server.exitCode !== null) throw new Error(`the server exited (${server.exitCode}):\n${serverLog}`);
-          const res = await fetch(`${base}/health`);
-          return res.ok;
-        },
-        60_000,
-        200,
-      ).catch((e) => {
-        throw new Error(`${e.message}\n--- server output ---\n${serverLog}`);
-      }),
-    ]);
+    const [launched, first] = await Promise.all([chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS }), startServer()]);
     browser = launched;
+    base = first.base;
 
     // Something to show on every page: several levels and sources, sessions, and a CRITICAL
     // event and new ERROR patterns that fire alerts.
@@ -239,12 +288,7 @@ describe("dashboard", { concurrency: false }, () => {
 
   after(async () => {
     await browser?.close().catch(() => {});
-    if (server && server.exitCode === null) {
-      server.kill("SIGTERM");
-      await Promise.race([new Promise((r) => server.once("exit", r)), new Promise((r) => setTimeout(r, 5000))]);
-      stopServer();
-    }
-    if (dataDir) await rm(dataDir, { recursive: true, force: true }).catch(() => {});
+    await Promise.all(servers.map(stopServer));
   });
 
   test("every page loads without console errors; security headers; JSON 404", { timeout: 60_000 }, async () => {
@@ -387,6 +431,64 @@ describe("dashboard", { concurrency: false }, () => {
     }
   });
 
+  test("a session link in Live shows that session only, its earlier lines first; leaving it shows all", { timeout: 40_000 }, async () => {
+    const mine = `session-a-${RUN}`;
+    const other = `session-b-${RUN}`;
+    const line = (text, session) => ({ message: `${text} ${RUN}`, level: "info", source: "sessions", session_id: session });
+    // Sent before Live opens, so only the server's replay of the session can show them.
+    await ingest([line("early a 1", mine), line("early b 1", other), line("early a 2", mine)]);
+    const { context, page, problems } = await openContext();
+    try {
+      await visit(page, "live");
+      await ingest([line("late a", mine), line("late b", other)]);
+      await until("both sessions' new lines in Live", async () => {
+        const rows = await liveRows(page);
+        return rows.some((r) => r.message === `late a ${RUN}`) && rows.some((r) => r.message === `late b ${RUN}`);
+      });
+      let rows = await liveRows(page);
+      assert.ok(!rows.some((r) => r.message.startsWith("early ")), "lines sent before Live opened were shown without a session");
+
+      await page.locator('[data-testid="live-row"]', { hasText: `late a ${RUN}` }).locator('[data-testid="live-session-link"]').click();
+      await page.waitForURL((u) => new URL(u).searchParams.get("session") === mine);
+      await page.locator('[data-testid="live-session-banner"]', { hasText: mine }).waitFor();
+      await page.locator(`[data-testid="live-status"][data-status="open"][data-url*="session=${mine}"]`).waitFor();
+      assert.equal(await page.inputValue('[data-testid="live-session"]'), mine);
+      await until("the session's earlier lines, replayed", async () => {
+        const messages = (await liveRows(page)).map((r) => r.message);
+        return [`early a 1 ${RUN}`, `early a 2 ${RUN}`, `late a ${RUN}`].every((m) => messages.includes(m));
+      });
+      const sessions = () => page.$$eval('[data-testid="live-row"]', (els) => els.map((r) => r.querySelector('[data-testid="live-session-link"]')?.textContent ?? ""));
+      assert.deepEqual([...new Set(await sessions())], [mine], "rows of other sessions stay in the session view");
+      const ids = await page.$$eval('[data-testid="live-row"]', (els) => els.map((r) => r.dataset.id));
+      assert.equal(new Set(ids).size, ids.length, "a replayed line is shown twice");
+      rows = await liveRows(page);
+      assert.ok(
+        rows.findIndex((r) => r.message === `early a 2 ${RUN}`) < rows.findIndex((r) => r.message === `early a 1 ${RUN}`),
+        `replayed lines are not newest first: ${rows.map((r) => r.message).join(" | ")}`,
+      );
+
+      // New lines: the other session's stays out (sent first, so it would be shown by now).
+      await ingest([line("new b", other), line("new a", mine)]);
+      await until("the session's new line", async () => (await liveRows(page)).some((r) => r.message === `new a ${RUN}`));
+      assert.ok(!(await liveRows(page)).some((r) => r.message === `new b ${RUN}`), "a new line of another session was shown in the session view");
+      assert.deepEqual([...new Set(await sessions())], [mine]);
+
+      await page.click('[data-testid="live-session-clear"]');
+      await page.waitForURL((u) => !new URL(u).searchParams.has("session"));
+      await page.locator('[data-testid="live-session-banner"]').waitFor({ state: "detached" });
+      await page.locator('[data-testid="live-status"][data-status="open"]:not([data-url*="session="])').waitFor();
+      assert.equal(await page.inputValue('[data-testid="live-session"]'), "");
+      await ingest([line("after b", other), line("after a", mine)]);
+      await until("both sessions' lines after leaving the session", async () => {
+        const messages = (await liveRows(page)).map((r) => r.message);
+        return messages.includes(`after a ${RUN}`) && messages.includes(`after b ${RUN}`);
+      });
+      assert.deepEqual(problems, [], problems.join("\n"));
+    } finally {
+      await context.close();
+    }
+  });
+
   test("Explore pages through the right total, and the URL restores the view", { timeout: 60_000 }, async () => {
     const source = `explore-${RUN}`;
     const events = Array.from({ length: 137 }, (_, i) => ({ message: `explore row ${i} of ${RUN}`, level: i % 10 === 0 ? "error" : "info", source }));
@@ -502,6 +604,104 @@ describe("dashboard", { concurrency: false }, () => {
     } finally {
       await context.close();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a canary started on the Guests page compares live events and is discarded", { timeout: 40_000 }, async () => {
+    const version = await uploadNormalizeVariant("canary");
+    const before = await stageState("normalize");
+    assert.equal(before.canary, null, `a canary already runs: ${JSON.stringify(before.canary)}`);
+    assert.notEqual(before.active, version);
+    const { context, page, problems } = await openContext();
+    try {
+      await visit(page, "guests");
+      await page.click(`[data-testid="canary-start-normalize-${version}"]`);
+      await page.locator('[data-testid="guest-action-result"]', { hasText: `Canary of ${version} started` }).waitFor();
+      const panel = page.locator('[data-testid="canary-normalize"]');
+      await panel.waitFor();
+      assert.match((await panel.textContent()) ?? "", new RegExp(`Canary ${version} against active ${before.active}`));
+      assert.equal((await stageState("normalize")).canary?.candidate, version);
+      assert.equal(await page.locator(`[data-testid="canary-start-normalize-${before.active}"]`).count(), 0, "the active version offers a canary");
+
+      const n = 25;
+      await ingest(Array.from({ length: n }, (_, i) => ({ message: `canary line ${i} of ${RUN}`, level: i % 2 ? "warn" : "err", source: "canary" })));
+      const report = await until("the canary to be given the events", async () => {
+        const c = (await stageState("normalize")).canary;
+        return c && c.events + c.skipped >= n ? c : null;
+      });
+      assert.ok(report.events > 0, `the canary compared nothing: ${JSON.stringify(report)}`);
+      // The page refreshes every 2 s.
+      await page.locator('[data-testid="canary-events-normalize"]', { hasText: new RegExp(`^${report.events}$`) }).waitFor({ timeout: 10_000 });
+      assert.equal(await shownInt(page, '[data-testid="canary-identical-normalize"]'), report.events, "an identical variant's events were not all identical");
+      assert.equal(await shownInt(page, '[data-testid="canary-differing-normalize"]'), 0);
+      assert.equal(await shownInt(page, '[data-testid="canary-errors-normalize"]'), 0);
+
+      await page.click('[data-testid="canary-discard-normalize"]');
+      await page.locator('[data-testid="guest-action-result"]', { hasText: `Discarded the canary of ${version}` }).waitFor();
+      await panel.waitFor({ state: "detached" });
+      await page.locator(`[data-testid="canary-start-normalize-${version}"]`).waitFor();
+      const after = await stageState("normalize");
+      assert.equal(after.canary, null, `the canary still runs: ${JSON.stringify(after.canary)}`);
+      assert.equal(after.active, before.active, "discarding the canary changed the active version");
+      assert.deepEqual(problems, [], problems.join("\n"));
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a write the server refuses for want of a token asks for one; a wrong one is refused; the right one works", { timeout: 60_000 }, async () => {
+    const token = randomBytes(18).toString("base64url");
+    const second = await startServer({ SLUICE_API_TOKEN: token });
+    const at = { at: second.base };
+    const auth = { Authorization: `Bearer ${token}` };
+    const { context, page, problems } = await openContext();
+    try {
+      const version = await uploadNormalizeVariant("token", { ...at, headers: auth });
+      const activateUrl = `${second.base}/api/v1/guests/normalize/activate`;
+      const activate = async () => {
+        const answered = page.waitForResponse((r) => r.url() === activateUrl && r.request().method() === "POST");
+        await page.click(`[data-testid="activate-normalize-${version}"]`);
+        return (await answered).status();
+      };
+      const result = page.locator('[data-testid="guest-action-result"]');
+
+      await page.goto(`${second.base}/guests`);
+      await page.locator(`[data-testid="version-normalize-${version}"]`).waitFor();
+      assert.equal(await page.locator('[data-testid="token-panel"]').count(), 0, "the token panel shows before any write was refused");
+
+      assert.equal(await activate(), 401);
+      await page.locator('[data-testid="token-panel"]').waitFor();
+      await result.filter({ hasText: "none was sent" }).waitFor();
+      assert.match((await result.textContent()) ?? "", /HTTP 401, unauthorized/);
+
+      const wrong = `${token}x`;
+      await page.fill('[data-testid="token-input"]', wrong);
+      await page.click('[data-testid="token-save"]');
+      assert.equal(await page.evaluate(() => localStorage.getItem("sluice.token")), wrong);
+      assert.equal(await activate(), 401);
+      await result.filter({ hasText: "the bearer token is wrong" }).waitFor();
+      assert.ok(!((await result.textContent()) ?? "").includes(wrong), "the page shows the token");
+      assert.equal((await stageState("normalize", at)).active === version, false, "a wrong token activated the version");
+
+      await page.fill('[data-testid="token-input"]', token);
+      await page.click('[data-testid="token-save"]');
+      assert.equal(await activate(), 200);
+      await result.filter({ hasText: `Activated ${version} on normalize` }).waitFor();
+      await page.locator(`[data-testid="stage-active-normalize"][data-version="${version}"]`).waitFor();
+      assert.equal((await stageState("normalize", { ...at, headers: auth })).active, version);
+      assert.equal(await page.evaluate(() => localStorage.getItem("sluice.token")), token);
+
+      // The first server is another origin (another port): it has no token and asks for none.
+      await visit(page, "guests");
+      assert.equal(await page.evaluate(() => localStorage.getItem("sluice.token")), null, "the token leaked to another origin");
+      assert.equal(await page.locator('[data-testid="token-panel"]').count(), 0);
+
+      // The two refusals, and nothing else.
+      const refused = `Failed to load resource: the server responded with a status of 401 (Unauthorized) (${activateUrl})`;
+      assert.deepEqual(problems, [`console.error: ${refused}`, `console.error: ${refused}`], problems.join("\n"));
+    } finally {
+      await context.close();
+      await stopServer(second);
     }
   });
 

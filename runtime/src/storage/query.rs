@@ -111,6 +111,19 @@ pub fn canonical_level(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Appends `values` to the positional parameters and returns their placeholders (`?3,?4,?5`),
+/// for an `IN (...)` list.
+pub(super) fn bind_list(params: &mut Vec<Value>, values: &[String]) -> String {
+    let marks: Vec<String> = values
+        .iter()
+        .map(|v| {
+            params.push(Value::Text(v.clone()));
+            format!("?{}", params.len())
+        })
+        .collect();
+    marks.join(",")
+}
+
 fn json(text: Option<String>) -> serde_json::Value {
     text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or(serde_json::Value::Null)
 }
@@ -121,15 +134,7 @@ impl Store {
         let mut clauses = Vec::new();
         let mut params: Vec<Value> = Vec::new();
         if !q.levels.is_empty() {
-            let marks: Vec<String> = q
-                .levels
-                .iter()
-                .map(|l| {
-                    params.push(Value::Text(l.clone()));
-                    format!("?{}", params.len())
-                })
-                .collect();
-            clauses.push(format!("level IN ({})", marks.join(",")));
+            clauses.push(format!("level IN ({})", bind_list(&mut params, &q.levels)));
         }
         if let Some(source) = &q.source {
             params.push(Value::Text(source.clone()));
@@ -144,15 +149,7 @@ impl Store {
             clauses.push(format!("timestamp < ?{}", params.len()));
         }
         if !q.ids.is_empty() {
-            let marks: Vec<String> = q
-                .ids
-                .iter()
-                .map(|id| {
-                    params.push(Value::Text(id.clone()));
-                    format!("?{}", params.len())
-                })
-                .collect();
-            clauses.push(format!("event_id IN ({})", marks.join(",")));
+            clauses.push(format!("event_id IN ({})", bind_list(&mut params, &q.ids)));
         }
         if let Some(text) = &q.text {
             let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");

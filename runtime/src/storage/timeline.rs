@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use libsql::Value;
 use serde::Serialize;
 
+use super::query::bind_list;
 use super::{Store, StoreError};
 use crate::event::format_ns;
 
@@ -116,15 +117,7 @@ impl TimelineFilter {
     fn clauses(&self, params: &mut Vec<Value>) -> String {
         let mut sql = String::new();
         if !self.levels.is_empty() {
-            let marks: Vec<String> = self
-                .levels
-                .iter()
-                .map(|l| {
-                    params.push(Value::Text(l.clone()));
-                    format!("?{}", params.len())
-                })
-                .collect();
-            sql.push_str(&format!(" AND level IN ({})", marks.join(",")));
+            sql.push_str(&format!(" AND level IN ({})", bind_list(params, &self.levels)));
         }
         if let Some(source) = &self.source {
             params.push(Value::Text(source.clone()));
@@ -180,18 +173,11 @@ impl Store {
             ids.iter().map(|id| (id.clone(), vec![0; window.buckets as usize])).collect();
         if !ids.is_empty() {
             let (filter_sql, mut params) = window.filter(&TimelineFilter::default(), true);
-            let marks: Vec<String> = ids
-                .iter()
-                .map(|id| {
-                    params.push(Value::Text(id.clone()));
-                    format!("?{}", params.len())
-                })
-                .collect();
+            let marks = bind_list(&mut params, ids);
             let sql = format!(
-                "SELECT pattern_id, {} AS b, count(*) FROM logs {filter_sql} AND pattern_id IN ({})
+                "SELECT pattern_id, {} AS b, count(*) FROM logs {filter_sql} AND pattern_id IN ({marks})
                  GROUP BY pattern_id, b",
                 Window::BUCKET_SQL,
-                marks.join(",")
             );
             let mut rows = self.reader.query(&sql, params).await?;
             while let Some(row) = rows.next().await? {
