@@ -40,6 +40,8 @@ fn main() {
         assert!(wasm.is_file(), "guest {} was not built", wasm.display());
     }
     println!("cargo:rustc-env=SLUICE_GUESTS_DIR={}", dir.display());
+    // The target triple, which precompiled guests must have been made for.
+    println!("cargo:rustc-env=SLUICE_TARGET={}", std::env::var("TARGET").expect("cargo sets TARGET"));
     build_dashboard(&manifest.join("../ui"));
 }
 

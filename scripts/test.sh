@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test: the guests' own tests (natively), then the runtime's
 # unit and integration tests (real binary, real guests under real limits, real store), the pipelines'
-# own test cases, a freshly scaffolded guest, and the dashboard in a real browser (Debian's
-# chromium; screenshots of every page in target/ui-screenshots/).
+# own test cases, a freshly scaffolded guest, the dashboard in a real browser (Debian's
+# chromium; screenshots of every page in target/ui-screenshots/), and the aarch64 runtime-only
+# build under qemu-aarch64.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -16,3 +17,6 @@ target/debug/sluice test pipelines/*.yaml
 scripts/test-scaffold.sh
 # The dashboard in Debian's chromium against the real binary (it starts its own server).
 node --test tests/ui/
+# The edge build: cross-compiled for aarch64 without the compiler, run under qemu with guests
+# precompiled by the debug build above.
+SLUICE_FULL_BIN=target/debug/sluice scripts/test-edge.sh

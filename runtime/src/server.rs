@@ -18,7 +18,7 @@ use crate::journal::{Appender, JournalCipher, JournalError, JournalWriter};
 use crate::storage::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::topology::{Topology, TopologyContext, TopologyError, reload};
-use crate::wasm::{LoadError, WasmHost};
+use crate::wasm::{LoadError, WasmHost, WasmOptions};
 
 /// Journal segment size: large enough that rolling is rare, small enough to free disk promptly.
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -35,6 +35,9 @@ pub struct ServerOptions {
     pub shutdown_timeout: Duration,
     /// Who may use the management API, and which guest signatures are trusted.
     pub access: Access,
+    /// Guests precompiled for this binary (`sluice guest precompile`); a runtime-only build runs
+    /// nothing else.
+    pub precompiled_dir: Option<PathBuf>,
 }
 
 /// Why the server could not start.
@@ -79,7 +82,9 @@ impl Server {
         let metrics = Arc::new(Metrics::new());
         std::fs::create_dir_all(&options.data_dir)?;
         let store = Store::open(&options.data_dir.join("sluice.db"), options.db_key.as_deref()).await?;
-        let wasm = WasmHost::new(options.data_dir.join("cache"))?;
+        let mut wasm_options = WasmOptions::cached(options.data_dir.join("cache"));
+        wasm_options.precompiled_dir = options.precompiled_dir.clone();
+        let wasm = WasmHost::open(wasm_options)?;
         let journal_dir = options.data_dir.join("journal");
         let committed = store.committed_offset().await?;
         let cipher = options.db_key.as_deref().map(JournalCipher::from_store_key);

@@ -61,6 +61,7 @@ async fn encrypted_store_holds_no_plaintext() {
         pipeline: sluice::config::Pipeline::load(&server.data.path().join("pipeline.yaml")).expect("pipeline"),
         shutdown_timeout: std::time::Duration::from_secs(5),
         access: sluice::api::Access::default(),
+        precompiled_dir: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     assert!(

@@ -36,6 +36,7 @@ pub struct TestServer {
     pipeline_yaml: String,
     key: Option<Vec<u8>>,
     access: sluice::api::Access,
+    precompiled_dir: Option<PathBuf>,
 }
 
 impl TestServer {
@@ -58,7 +59,18 @@ impl TestServer {
             pipeline_yaml: pipeline_yaml.to_string(),
             key: key.map(<[u8]>::to_vec),
             access,
+            precompiled_dir: None,
         };
+        server.boot().await;
+        server
+    }
+
+    /// Running guests precompiled into `dir` (`sluice guest precompile`).
+    pub async fn start_precompiled(pipeline_yaml: &str, dir: &Path) -> TestServer {
+        let mut server = TestServer::start(pipeline_yaml).await;
+        server.stop().await;
+        std::fs::remove_dir_all(server.data.path().join("data")).expect("a fresh data directory");
+        server.precompiled_dir = Some(dir.to_path_buf());
         server.boot().await;
         server
     }
@@ -73,6 +85,7 @@ impl TestServer {
             pipeline,
             shutdown_timeout: Duration::from_secs(30),
             access: self.access.clone(),
+            precompiled_dir: self.precompiled_dir.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = Server::start(options, listener).await.unwrap_or_else(|e| panic!("start: {e}"));

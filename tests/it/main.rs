@@ -21,6 +21,7 @@ mod malformed;
 mod mine;
 mod pipeline_tests;
 mod postgres;
+mod precompiled;
 mod reload;
 mod sandbox;
 mod seeds;

@@ -46,6 +46,10 @@ enum Command {
         /// `SLUICE_TRUSTED_KEYS`, comma-separated). With keys, every uploaded guest must be signed.
         #[arg(long, env = "SLUICE_TRUSTED_KEYS_FILE")]
         trusted_keys_file: Option<PathBuf>,
+        /// Directory of guests precompiled for this binary by `sluice guest precompile`
+        /// (`<sha256>.cwasm`). A runtime-only build (no `compiler` feature) runs only these.
+        #[arg(long, env = "SLUICE_PRECOMPILED_DIR")]
+        precompiled: Option<PathBuf>,
     },
     /// Validates a pipeline file; errors name the file, line and key.
     Check { pipeline: PathBuf },
@@ -97,7 +101,16 @@ fn main() -> ExitCode {
         Command::Guest { command } => sluice::client::run_guest_command(command),
         Command::Reload { server } => sluice::client::run_reload(&server),
         Command::Mine(args) => sluice::mining::cli::main(args),
-        Command::Run { pipeline, http, data_dir, db_key_file, shutdown_timeout, api_token_file, trusted_keys_file } => {
+        Command::Run {
+            pipeline,
+            http,
+            data_dir,
+            db_key_file,
+            shutdown_timeout,
+            api_token_file,
+            trusted_keys_file,
+            precompiled,
+        } => {
             let pipeline = match Pipeline::load(&pipeline) {
                 Ok(p) => p,
                 Err(e) => {
@@ -119,7 +132,8 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let options = ServerOptions { data_dir, db_key, pipeline, shutdown_timeout, access };
+            let options =
+                ServerOptions { data_dir, db_key, pipeline, shutdown_timeout, access, precompiled_dir: precompiled };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {

@@ -69,6 +69,25 @@ pub enum GuestCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Compiles components ahead of time for a runtime-only build of Sluice (one built without
+    /// the `compiler` feature, as for an edge box): writes `OUT/<sha256>.cwasm` for each, which
+    /// that build runs with `sluice run --precompiled OUT`. It refuses artifacts made for another
+    /// target or engine configuration.
+    #[cfg(feature = "compiler")]
+    Precompile {
+        /// The target triple of the machine that will run them, e.g. `aarch64-unknown-linux-gnu`
+        /// (default: this machine's).
+        #[arg(long)]
+        target: Option<String>,
+        /// Where to write them; created if missing.
+        #[arg(long, default_value = "precompiled")]
+        out: PathBuf,
+        /// Also the built-in guests (normalize, mine, enrich, alert) the standard pipelines run.
+        #[arg(long)]
+        builtin: bool,
+        /// Components (`.wasm`) to precompile.
+        components: Vec<PathBuf>,
+    },
     /// Writes the detached signature of a component.
     Sign {
         /// The secret key file made by `sluice guest keygen`.
@@ -210,6 +229,10 @@ fn guest_command(command: GuestCommand) -> Result<(), ClientError> {
             println!("{public}");
             Ok(())
         }
+        #[cfg(feature = "compiler")]
+        GuestCommand::Precompile { target, out, builtin, components } => {
+            precompile(target.as_deref(), &out, builtin, &components)
+        }
         GuestCommand::Sign { key, component, out } => {
             let (out, public) = keys::sign_file(&key, &component, out.as_deref())?;
             println!("wrote the signature of {} to {} (public key {public})", component.display(), out.display());
@@ -310,6 +333,42 @@ fn with_stage(mut body: Value, stage: Option<String>) -> Value {
 
 /// Reads a component, refusing what is plainly not one, with a better message than the
 /// server's validation could give.
+/// `sluice guest precompile`: each component (and with `builtin`, the built-in guests) compiled
+/// for `target` into `out/<sha256>.cwasm`.
+#[cfg(feature = "compiler")]
+fn precompile(
+    target: Option<&str>,
+    out: &std::path::Path,
+    builtin: bool,
+    components: &[PathBuf],
+) -> Result<(), ClientError> {
+    let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+    if builtin {
+        for name in crate::wasm::builtin::NAMES {
+            let bytes = crate::wasm::builtin::get(name).unwrap_or_default().to_vec();
+            inputs.push((format!("built-in {name}"), bytes));
+        }
+    }
+    for path in components {
+        inputs.push((path.display().to_string(), read_component(path)?));
+    }
+    if inputs.is_empty() {
+        return Err(ClientError::Refused("name components to precompile, or pass --builtin".into()));
+    }
+    std::fs::create_dir_all(out).map_err(ClientError::file("create", out))?;
+    let target_name = target.unwrap_or(crate::wasm::HOST_TARGET);
+    for (label, bytes) in inputs {
+        let artifact = crate::wasm::precompile(&bytes, target)
+            .map_err(|e| ClientError::Refused(format!("cannot precompile {label} for {target_name}: {e}")))?;
+        let path = out.join(crate::wasm::precompiled_name(&bytes));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &artifact).map_err(ClientError::file("write", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(ClientError::file("write", &path))?;
+        println!("{label}: {} ({} KiB, for {target_name})", path.display(), artifact.len().div_ceil(1024));
+    }
+    Ok(())
+}
+
 fn read_component(path: &std::path::Path) -> Result<Vec<u8>, ClientError> {
     let bytes = std::fs::read(path).map_err(ClientError::file("read", path))?;
     // The preamble: magic, then a version and a layer (0 for a core module, 1 for a component).
