@@ -17,7 +17,9 @@ scripts/build-edge.sh "$target"
 bin="target/$target/edge/sluice"
 full=${SLUICE_FULL_BIN:-target/release/sluice}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+server=
+# The server shuts down gracefully on SIGTERM; wait for it before removing its data.
+trap '[ -n "$server" ] && { kill "$server"; wait "$server"; } 2>/dev/null; rm -rf "$work"' EXIT
 run() { qemu-aarch64 -L /usr/aarch64-linux-gnu "$bin" "$@"; }
 
 # ELF e_machine 0xB7 is AArch64.
@@ -34,8 +36,10 @@ grep -q "precompiled for another target or engine configuration" "$work/refused.
   || { echo "test-edge: unexpected refusal:" >&2; cat "$work/refused.log" >&2; exit 1; }
 
 port=$((18700 + RANDOM % 200))
-run run pipelines/default.yaml --http "127.0.0.1:$port" --data-dir "$work/data" \
-  --precompiled "target/$target/edge/precompiled" >"$work/run.log" 2>&1 &
+# Started directly, not through `run`, so that `$!` is the emulator itself and the trap ends it.
+qemu-aarch64 -L /usr/aarch64-linux-gnu "$bin" run pipelines/default.yaml --http "127.0.0.1:$port" \
+  --data-dir "$work/data" --precompiled "target/$target/edge/precompiled" >"$work/run.log" 2>&1 &
+server=$!
 for _ in $(seq 600); do curl -sf "127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
 curl -sf "127.0.0.1:$port/health" >/dev/null || { echo "test-edge: not ready:" >&2; cat "$work/run.log" >&2; exit 1; }
 curl -sf -XPOST "127.0.0.1:$port/api/v1/ingest" --data-binary $'{"message":"pump 3 pressure low","level":"warn","source":"plant"}\n{"message":"pump 4 pressure low","level":"warn","source":"plant"}\n"2026-12-01T12:00:00Z ERROR valve 9 stuck"\n' >/dev/null
