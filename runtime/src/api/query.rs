@@ -70,7 +70,7 @@ pub(super) fn parse_levels(list: Option<&str>) -> Result<Vec<&'static str>, ApiE
 fn log_query(p: &Params) -> Result<LogQuery, ApiError> {
     let levels = parse_levels(p.levels.as_deref())?.into_iter().map(str::to_string).collect();
     let since = match (&p.since, &p.since_minutes) {
-        (Some(since), _) if !since.is_empty() => Some(parse_since(since)?),
+        (Some(since), _) if !since.is_empty() => Some(parse_time("since", since)?),
         (Some(_), _) => None,
         (None, Some(minutes)) => {
             let minutes: i64 = minutes.parse().map_err(|_| {
@@ -88,26 +88,25 @@ fn log_query(p: &Params) -> Result<LogQuery, ApiError> {
         since,
         until: p.until.as_deref().filter(|u| !u.is_empty()).map(|u| parse_time("until", u)).transpose()?,
         text: p.q.clone().filter(|s| !s.is_empty()),
-        ids: parse_ids(p.ids.as_deref())?,
+        ids: parse_list("ids", p.ids.as_deref(), MAX_IDS, "events")?,
     })
 }
 
 /// Most event ids one history query may name.
 const MAX_IDS: usize = 1000;
 
-/// A comma-separated list of event ids.
-fn parse_ids(list: Option<&str>) -> Result<Vec<String>, ApiError> {
-    let ids: Vec<String> =
+/// A comma-separated list parameter (`ids`), empty items skipped; more than `max` items, each
+/// one of `what`, is refused.
+pub(super) fn parse_list(name: &str, list: Option<&str>, max: usize, what: &str) -> Result<Vec<String>, ApiError> {
+    let items: Vec<String> =
         list.unwrap_or_default().split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
-    if ids.len() > MAX_IDS {
-        return Err(ApiError::bad_request("bad_query", format!("`ids` names {} events; at most {MAX_IDS}", ids.len())));
+    if items.len() > max {
+        return Err(ApiError::bad_request(
+            "bad_query",
+            format!("`{name}` names {} {what}; at most {max}", items.len()),
+        ));
     }
-    Ok(ids)
-}
-
-/// `since` is an RFC 3339 time or a span back from now (`15m`, `2h`).
-fn parse_since(text: &str) -> Result<String, ApiError> {
-    parse_time("since", text)
+    Ok(items)
 }
 
 /// A time parameter: an RFC 3339 time or a span back from now (`15m`, `2h`), as a stored

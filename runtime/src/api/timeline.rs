@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::query::{parse_levels, time_ns};
+use super::query::{parse_levels, parse_list, time_ns};
 use super::{ApiError, AppState};
 use crate::storage::timeline::{MAX_BUCKETS, MAX_PATTERNS, PatternVolume, Timeline, TimelineFilter, Window};
 
@@ -72,22 +72,8 @@ async fn volume(
 ) -> Result<Json<PatternVolume>, ApiError> {
     let p = params(query)?;
     let window = window(&p, "24h", 24)?;
-    let mut ids: Vec<String> = p
-        .ids
-        .as_deref()
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
+    let mut ids = parse_list("ids", p.ids.as_deref(), MAX_PATTERNS, "patterns")?;
     ids.sort();
     ids.dedup();
-    if ids.len() > MAX_PATTERNS {
-        return Err(ApiError::bad_request(
-            "bad_query",
-            format!("`ids` names {} patterns; at most {MAX_PATTERNS}", ids.len()),
-        ));
-    }
     Ok(Json(state.store.pattern_volume(window, &ids).await?))
 }

@@ -23,12 +23,17 @@ pub fn content_hash(bytes: &[u8]) -> String {
 
 /// The file a precompiled `bytes` is looked for under in a precompiled directory.
 pub fn precompiled_name(bytes: &[u8]) -> String {
-    format!("{}.cwasm", content_hash(bytes))
+    file_name(&content_hash(bytes))
+}
+
+fn file_name(hash: &str) -> String {
+    format!("{hash}.cwasm")
 }
 
 pub fn load(engine: &Engine, options: &WasmOptions, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
+    let hash = content_hash(bytes);
     #[cfg(feature = "compiler")]
-    let cached = options.compile.then(|| cache_path(engine, &options.cache_dir, bytes));
+    let cached = options.compile.then(|| cache_path(engine, &options.cache_dir, &hash));
     #[cfg(feature = "compiler")]
     if let Some(path) = cached.as_deref().filter(|p| p.is_file()) {
         match deserialize(engine, path) {
@@ -36,8 +41,8 @@ pub fn load(engine: &Engine, options: &WasmOptions, name: &str, bytes: &[u8]) ->
             Err(e) => tracing::warn!(path = %path.display(), error = %e, "ignoring unusable compile cache entry"),
         }
     }
-    let version = content_hash(bytes)[..12].to_string();
-    let wanted = options.precompiled_dir.as_ref().map(|dir| dir.join(precompiled_name(bytes)));
+    let version = hash[..12].to_string();
+    let wanted = options.precompiled_dir.as_ref().map(|dir| dir.join(file_name(&hash)));
     if let Some(path) = wanted.as_deref().filter(|p| p.is_file()) {
         match deserialize(engine, path) {
             Ok(component) => return Ok(component),
@@ -73,11 +78,11 @@ pub fn load(engine: &Engine, options: &WasmOptions, name: &str, bytes: &[u8]) ->
 /// The cache file binds the artifact to both the component and this engine's configuration, so
 /// an artifact from another build or setting is never even looked at.
 #[cfg(feature = "compiler")]
-fn cache_path(engine: &Engine, dir: &Path, bytes: &[u8]) -> std::path::PathBuf {
+fn cache_path(engine: &Engine, dir: &Path, hash: &str) -> std::path::PathBuf {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    dir.join(format!("{}-{:016x}.cwasm", content_hash(bytes), hasher.finish()))
+    dir.join(format!("{hash}-{:016x}.cwasm", hasher.finish()))
 }
 
 #[cfg(feature = "compiler")]
