@@ -5,6 +5,11 @@
 #
 #   scripts/build-edge.sh [TARGET]
 #
+# SLUICE_EDGE_FEATURES picks the inputs and outputs built in besides HTTP, libSQL, websocket and
+# webhook (the runtime's cargo features amqp, kafka, postgres, zeromq); default `zeromq,postgres`,
+# seeds 000 and 001: ZeroMQ or HTTP in, the encrypted store, forwarding to a central PostgreSQL.
+# A pipeline naming anything else is refused at load with the feature it needs.
+#
 # Output, for TARGET:
 #   target/TARGET/edge/sluice               the stripped runtime-only binary
 #   target/TARGET/edge/precompiled/*.cwasm  the built-in guests, for `sluice run --precompiled DIR`
@@ -17,6 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=${1:-aarch64-unknown-linux-gnu}
+features=${SLUICE_EDGE_FEATURES-zeromq,postgres}
 scripts/setup.sh >/dev/null
 
 as_root() {
@@ -45,7 +51,7 @@ if [ "$target" != "$host" ]; then
   export HOST_CC=gcc HOST_CXX=g++ HOST_AR=ar
 fi
 
-cargo build --profile edge --no-default-features --target "$target" --bin sluice
+cargo build --profile edge --no-default-features --features "$features" --target "$target" --bin sluice
 out="target/$target/edge"
 # The full build compiles the guests for the edge binary's target and engine settings.
 # SLUICE_FULL_BIN names one already built (any profile), e.g. the tests' debug binary.

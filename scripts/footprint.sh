@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Footprint figures: stripped binary sizes (full and runtime-only, x86-64 and, when
-# scripts/build-edge.sh has built it, aarch64), then for the full and the runtime-only x86-64
+# Footprint figures: stripped binary sizes (the full build, and the runtime-only edge build of
+# scripts/build-edge.sh: no compiler, size-optimised, the edge inputs and outputs), for x86-64 and,
+# when scripts/build-edge.sh has built it, aarch64; then for the full and the runtime-only x86-64
 # binaries running pipelines/default.yaml: cold start to ready with cached (or precompiled)
 # guests, idle RSS, and peak RSS while 200,000 events are ingested and stored.
 #
@@ -8,17 +9,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh >/dev/null
+host=$(rustc -vV | sed -n 's/^host: //p')
 cargo build --release --bin sluice
-cargo build --profile edge --no-default-features --bin sluice
+SLUICE_FULL_BIN=target/release/sluice scripts/build-edge.sh "$host" >/dev/null
+edge="target/$host/edge"
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 kib() { echo $(( $(stat -c %s "$1") / 1024 )); }
 strip -o "$work/full" target/release/sluice
-echo "binary, stripped: full x86-64 $(kib "$work/full") KiB; runtime-only x86-64 $(kib target/edge/sluice) KiB"
+echo "binary, stripped: full $host $(kib "$work/full") KiB; runtime-only $host $(kib "$edge/sluice") KiB"
 arm=target/aarch64-unknown-linux-gnu/edge/sluice
 if [ -f "$arm" ]; then echo "binary, stripped: runtime-only aarch64 $(kib "$arm") KiB"; fi
-target/release/sluice guest precompile --builtin --out "$work/precompiled" >/dev/null
 
 # 5,000 events a request, 40 requests: 200,000 events.
 python3 - "$work/batch.ndjson" <<'PY'
@@ -52,4 +54,4 @@ measure() {
   kill -TERM $pid; wait $pid || true
 }
 measure full target/release/sluice
-measure runtime-only target/edge/sluice --precompiled "$work/precompiled"
+measure runtime-only "$edge/sluice" --precompiled "$edge/precompiled"

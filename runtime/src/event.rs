@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One log event as it travels through the pipeline.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Unique id assigned at ingest (UUIDv7: unique and time-ordered); outputs write idempotently on it.
     pub id: String,
@@ -40,7 +40,7 @@ pub struct Event {
 }
 
 /// One open attribute; `value` is JSON text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribute {
     pub key: String,
     pub value: String,
@@ -50,7 +50,7 @@ pub struct Attribute {
 ///
 /// Shared rather than owned: a mining stage gives many events of a batch the same pattern, and
 /// the host then holds one copy of its id and template for all of them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatternRef {
     pub id: Arc<str>,
     pub template: Arc<str>,
@@ -127,7 +127,7 @@ impl Event {
 }
 
 /// An event that could not be processed, with why and where.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeadLetter {
     pub event: Event,
     /// The stage that gave up on it.
@@ -189,7 +189,7 @@ mod tests {
 }
 
 /// What a signal reports (the WIT `signal.kind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     /// A rule fired: the body is the alert.
@@ -212,7 +212,7 @@ impl SignalKind {
 }
 
 /// Something a stage reported besides its outcomes, made durable with the batch it came with.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Signal {
     /// The stage that emitted it.
     pub stage: String,

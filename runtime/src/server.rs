@@ -38,7 +38,13 @@ pub struct ServerOptions {
     /// Guests precompiled for this binary (`sluice guest precompile`); a runtime-only build runs
     /// nothing else.
     pub precompiled_dir: Option<PathBuf>,
+    /// Each store connection's page cache, in MiB (the store has two: the writer and the reader).
+    pub store_cache_mib: u32,
 }
+
+/// The store's page cache per connection unless `--store-cache-mib` says otherwise: SQLite's own
+/// default, about 2 MiB.
+pub const DEFAULT_STORE_CACHE_MIB: u32 = 2;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +87,9 @@ impl Server {
         let started = Instant::now();
         let metrics = Arc::new(Metrics::new());
         std::fs::create_dir_all(&options.data_dir)?;
-        let store = Store::open(&options.data_dir.join("sluice.db"), options.db_key.as_deref()).await?;
+        let store =
+            Store::open(&options.data_dir.join("sluice.db"), options.db_key.as_deref(), options.store_cache_mib)
+                .await?;
         let mut wasm_options = WasmOptions::cached(options.data_dir.join("cache"));
         wasm_options.precompiled_dir = options.precompiled_dir.clone();
         let wasm = WasmHost::open(wasm_options)?;

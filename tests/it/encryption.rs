@@ -62,6 +62,7 @@ async fn encrypted_store_holds_no_plaintext() {
         shutdown_timeout: std::time::Duration::from_secs(5),
         access: sluice::api::Access::default(),
         precompiled_dir: None,
+        store_cache_mib: sluice::server::DEFAULT_STORE_CACHE_MIB,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     assert!(

@@ -86,6 +86,7 @@ impl TestServer {
             shutdown_timeout: Duration::from_secs(30),
             access: self.access.clone(),
             precompiled_dir: self.precompiled_dir.clone(),
+            store_cache_mib: sluice::server::DEFAULT_STORE_CACHE_MIB,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = Server::start(options, listener).await.unwrap_or_else(|e| panic!("start: {e}"));

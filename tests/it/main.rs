@@ -11,6 +11,7 @@ mod amqp;
 mod cli;
 mod dashboard;
 mod durability;
+mod edge;
 mod encryption;
 mod hotswap;
 mod ingest;

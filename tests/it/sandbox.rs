@@ -109,6 +109,7 @@ async fn a_guest_that_rejects_its_config_stops_the_start() {
         shutdown_timeout: std::time::Duration::from_secs(5),
         access: sluice::api::Access::default(),
         precompiled_dir: None,
+        store_cache_mib: sluice::server::DEFAULT_STORE_CACHE_MIB,
     };
     let err = sluice::Server::start(options, listener).await.expect_err("bad config must fail the start");
     let message = err.to_string();

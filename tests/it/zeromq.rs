@@ -19,15 +19,15 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/it/zmq_publi
 type Pipes = (ChildStdin, BufReader<ChildStdout>);
 
 /// A publisher process, driven over its stdin.
-struct Publisher {
+pub(crate) struct Publisher {
     child: Child,
     pipes: Option<Pipes>,
-    port: u16,
+    pub port: u16,
 }
 
 impl Publisher {
     /// Starts a publisher bound to `port` (0: a free one).
-    async fn start(port: u16, deliver_all: bool) -> Publisher {
+    pub async fn start(port: u16, deliver_all: bool) -> Publisher {
         let args = if deliver_all { vec!["--deliver-all"] } else { vec![] };
         tokio::task::spawn_blocking(move || Publisher::start_blocking(port, &args)).await.expect("start")
     }
@@ -79,11 +79,11 @@ impl Publisher {
     }
 
     /// Waits until a subscriber has subscribed to `prefix`.
-    async fn wait_subscribed(&mut self, prefix: &str) {
+    pub async fn wait_subscribed(&mut self, prefix: &str) {
         self.command(json!({"op": "wait_subscribed", "prefix": prefix, "timeout": 20})).await;
     }
 
-    async fn entry(&mut self, topic: &str, entry: Value) {
+    pub async fn entry(&mut self, topic: &str, entry: Value) {
         self.command(json!({"op": "entry", "topic": topic, "entry": entry})).await;
     }
 

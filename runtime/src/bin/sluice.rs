@@ -50,6 +50,10 @@ enum Command {
         /// (`<sha256>.cwasm`). A runtime-only build (no `compiler` feature) runs only these.
         #[arg(long, env = "SLUICE_PRECOMPILED_DIR")]
         precompiled: Option<PathBuf>,
+        /// Page cache of each of the store's two connections, in MiB (docs/EDGE.md).
+        #[arg(long, env = "SLUICE_STORE_CACHE_MIB", default_value_t = sluice::server::DEFAULT_STORE_CACHE_MIB,
+              value_parser = clap::value_parser!(u32).range(1..=4096))]
+        store_cache_mib: u32,
     },
     /// Validates a pipeline file; errors name the file, line and key.
     Check { pipeline: PathBuf },
@@ -61,6 +65,9 @@ enum Command {
         /// Data directory of a server whose uploaded guests the pipelines name.
         #[arg(long, env = "SLUICE_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Directory of guests precompiled for this binary (as for `sluice run`).
+        #[arg(long, env = "SLUICE_PRECOMPILED_DIR")]
+        precompiled: Option<PathBuf>,
     },
     /// Manages guests: scaffold, sign, push, list, activate, roll back and canary.
     Guest {
@@ -97,7 +104,9 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Test { pipelines, data_dir } => sluice::testing::cli_main(&pipelines, data_dir.as_deref()),
+        Command::Test { pipelines, data_dir, precompiled } => {
+            sluice::testing::cli_main(&pipelines, data_dir.as_deref(), precompiled.as_deref())
+        }
         Command::Guest { command } => sluice::client::run_guest_command(command),
         Command::Reload { server } => sluice::client::run_reload(&server),
         Command::Mine(args) => sluice::mining::cli::main(args),
@@ -110,6 +119,7 @@ fn main() -> ExitCode {
             api_token_file,
             trusted_keys_file,
             precompiled,
+            store_cache_mib,
         } => {
             let pipeline = match Pipeline::load(&pipeline) {
                 Ok(p) => p,
@@ -132,8 +142,15 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let options =
-                ServerOptions { data_dir, db_key, pipeline, shutdown_timeout, access, precompiled_dir: precompiled };
+            let options = ServerOptions {
+                data_dir,
+                db_key,
+                pipeline,
+                shutdown_timeout,
+                access,
+                precompiled_dir: precompiled,
+                store_cache_mib,
+            };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => {

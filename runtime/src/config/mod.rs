@@ -121,6 +121,9 @@ impl Pipeline {
         }
         let mut input_names = std::collections::HashSet::new();
         for (i, input) in c.inputs.iter().enumerate() {
+            if !input.is_built() {
+                return Err(fail(format!("inputs[{i}]"), input.kind(), not_built("input", input.kind())));
+            }
             if !input_names.insert(input.name()) {
                 return Err(fail(
                     format!("inputs[{i}]"),
@@ -205,6 +208,9 @@ impl Pipeline {
             }
         }
         for (i, output) in c.outputs.iter().enumerate() {
+            if !output.is_built() {
+                return Err(fail(format!("outputs[{i}]"), output.kind(), not_built("output", output.kind())));
+            }
             if output.name() == "libsql" && !matches!(output, OutputConfig::Libsql(_)) {
                 return Err(fail(
                     format!("outputs[{i}]"),
@@ -288,6 +294,14 @@ pub const MAX_GUEST_NAME: usize = 64;
 /// Guest names become directory names and URL segments, so they are kept to a safe alphabet:
 /// lowercase ASCII letters, digits, `-` and `_`, starting with a letter or digit, at most
 /// [`MAX_GUEST_NAME`] bytes. This rules out path tricks (`..`, `/`, `\\`, NUL) by construction.
+/// The refusal of an input or output this build was made without: which feature brings it.
+fn not_built(role: &str, kind: &str) -> String {
+    format!(
+        "this build of sluice has no `{kind}` {role}: it was built without the `{kind}` feature \
+         (build with `--features {kind}`, or use the default build, which has every input and output)"
+    )
+}
+
 pub fn validate_guest_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("a guest name cannot be empty".into());

@@ -96,6 +96,16 @@ impl InputConfig {
             InputConfig::Zeromq(_) => "zeromq",
         }
     }
+
+    /// Whether this build of Sluice has this kind of input (see the crate's features).
+    pub fn is_built(&self) -> bool {
+        match self {
+            InputConfig::Http(_) => true,
+            InputConfig::Amqp(_) => cfg!(feature = "amqp"),
+            InputConfig::Kafka(_) => cfg!(feature = "kafka"),
+            InputConfig::Zeromq(_) => cfg!(feature = "zeromq"),
+        }
+    }
 }
 
 /// Limits of the HTTP input. A request over a limit is refused whole, and nothing of it is stored.
@@ -238,6 +248,15 @@ impl OutputConfig {
             OutputConfig::Postgres(_) => "postgres",
             OutputConfig::Kafka(_) => "kafka",
             OutputConfig::Webhook(_) => "webhook",
+        }
+    }
+
+    /// Whether this build of Sluice has this kind of output (see the crate's features).
+    pub fn is_built(&self) -> bool {
+        match self {
+            OutputConfig::Libsql(_) | OutputConfig::Websocket(_) | OutputConfig::Webhook(_) => true,
+            OutputConfig::Postgres(_) => cfg!(feature = "postgres"),
+            OutputConfig::Kafka(_) => cfg!(feature = "kafka"),
         }
     }
 }

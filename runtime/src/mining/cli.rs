@@ -34,6 +34,9 @@ pub struct MineArgs {
     /// every crossing slows the calls a little.
     #[arg(long)]
     pub split_time: bool,
+    /// Directory of guests precompiled for this binary (as for `sluice run`).
+    #[arg(long, env = "SLUICE_PRECOMPILED_DIR")]
+    pub precompiled: Option<PathBuf>,
 }
 
 pub fn main(args: MineArgs) -> ExitCode {
@@ -45,6 +48,7 @@ pub fn main(args: MineArgs) -> ExitCode {
         batch: args.batch,
         cache_dir: cache_dir(),
         split_time: args.split_time,
+        precompiled_dir: args.precompiled,
     };
     let (summary, line_ids) = match run(&options) {
         Ok(result) => result,

@@ -21,7 +21,9 @@ pub use format::LogFormat;
 pub use report::{PatternSummary, Summary, Times};
 
 use crate::event::{Annotation, Event, SignalKind, now_ns};
-use crate::wasm::{CallError, GuestState, InstanceLimits, LoadError, Outcome, StateLimits, WasmHost, builtin};
+use crate::wasm::{
+    CallError, GuestState, InstanceLimits, LoadError, Outcome, StateLimits, WasmHost, WasmOptions, builtin,
+};
 
 /// Why mining could not run.
 #[derive(Debug, thiserror::Error)]
@@ -63,13 +65,17 @@ pub struct MineOptions {
     pub cache_dir: PathBuf,
     /// Also time the guest's own code apart from the boundary crossing (slows calls slightly).
     pub split_time: bool,
+    /// Guests precompiled for this binary (`sluice guest precompile`).
+    pub precompiled_dir: Option<PathBuf>,
 }
 
 /// Mines `options.file`; returns the summary and, per line (in order), its pattern id.
 pub fn run(options: &MineOptions) -> Result<(Summary, Vec<String>), MineError> {
     let format = options.format.as_deref().map(LogFormat::parse).transpose().map_err(MineError::Format)?;
     let started = Instant::now();
-    let wasm = WasmHost::new(options.cache_dir.clone())?;
+    let mut wasm_options = WasmOptions::cached(options.cache_dir.clone());
+    wasm_options.precompiled_dir = options.precompiled_dir.clone();
+    let wasm = WasmHost::open(wasm_options)?;
     let guest = match &options.guest {
         Some(path) => wasm.load_file("mine", path)?,
         None => wasm.load("mine", builtin::get("mine").unwrap_or_default())?,

@@ -16,7 +16,6 @@
 //! meanwhile, and this output's queue holds the processor back.
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +26,8 @@ use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer a
 use rdkafka::{ClientConfig, ClientContext};
 use tokio::sync::mpsc;
 
-use super::Batch;
 use super::sink::SinkContext;
+use super::{Batch, offset_file};
 use crate::config::kafka::{KafkaKey, KafkaOutputConfig, KafkaValue};
 use crate::event::{Event, SignalKind};
 use crate::retry::Backoff;
@@ -84,11 +83,11 @@ struct Record {
 
 /// Delivers batches until the queue closes (see [`super::sink`] for the contract).
 pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: mpsc::Receiver<Arc<Batch>>) {
-    let offset_file = ctx.data_dir.join("outputs").join(format!("{}.offset", ctx.name));
-    let committed = match read_offset(&offset_file) {
+    let offset_path = offset_file::path(&ctx.data_dir, &ctx.name);
+    let committed = match offset_file::read(&offset_path) {
         Ok(committed) => committed,
         Err(e) => {
-            tracing::error!(output = %ctx.name, file = %offset_file.display(), error = %e, "cannot read the Kafka output's offset; starting where the pipeline stands");
+            tracing::error!(output = %ctx.name, file = %offset_path.display(), error = %e, "cannot read the Kafka output's offset; starting where the pipeline stands");
             None
         }
     };
@@ -162,7 +161,7 @@ pub async fn run(config: KafkaOutputConfig, mut ctx: SinkContext, mut batches: m
             ctx.delivered(&batch);
             continue;
         }
-        if let Err(e) = write_offset(&offset_file, batch.end_offset).await {
+        if let Err(e) = offset_file::write(&offset_path, batch.end_offset, true).await {
             // Only a restart notices: it produces this batch again.
             tracing::warn!(output = %ctx.name, error = %e, "cannot record the Kafka output's offset");
         }
@@ -308,35 +307,6 @@ fn outcome<E>(result: Result<OwnedDeliveryResult, E>) -> Result<(), KafkaError> 
     }
 }
 
-/// The offset recorded by the last committed batch, if any.
-fn read_offset(path: &Path) -> std::io::Result<Option<u64>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("`{}`: {e}", text.trim()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Replaces the offset file: written beside it, synced, renamed over it.
-async fn write_offset(path: &Path, offset: u64) -> std::io::Result<()> {
-    let path: PathBuf = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("offset.tmp");
-        std::fs::write(&tmp, offset.to_string())?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,17 +319,5 @@ mod tests {
         assert_eq!(key(&event, KafkaKey::Source), "auth");
         assert_eq!(key(&event, KafkaKey::Input), "http");
         assert_eq!(key(&event, KafkaKey::TraceId), "http");
-    }
-
-    #[tokio::test]
-    async fn offset_file_round_trips() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("outputs").join("kafka.offset");
-        assert_eq!(read_offset(&path).expect("absent is fine"), None);
-        write_offset(&path, 42).await.expect("write");
-        write_offset(&path, 4242).await.expect("replace");
-        assert_eq!(read_offset(&path).expect("read"), Some(4242));
-        std::fs::write(&path, "garbage").expect("write");
-        assert!(read_offset(&path).is_err());
     }
 }

@@ -5,9 +5,13 @@
 //! behind every durable output. The live stream is best-effort by nature (a slow client skips
 //! ahead) and never holds the pipeline back.
 
+#[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod libsql;
+mod offset_file;
 mod offsets;
+pub mod overflow;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod sessions;
 pub mod sink;
@@ -20,7 +24,7 @@ use crate::event::{DeadLetter, Event, Signal};
 use crate::wasm::StateWrite;
 
 /// One processed batch, as every output receives it.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Batch {
     /// Journal offset just past the last record this batch was made from.
     pub end_offset: u64,

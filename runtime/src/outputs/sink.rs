@@ -80,14 +80,18 @@ impl SinkContext {
     pub fn ready(&mut self, committed: Option<u64>) -> u64 {
         let start = match committed {
             Some(offset) => offset.max(self.floor),
-            // A new output starts where the pipeline stands.
-            None => self.offsets.get(&self.name).unwrap_or(self.floor).max(self.floor),
+            None => self.new_start(),
         };
         if let Some(ready) = self.ready.take() {
             self.offsets.start(&self.name, start);
             let _ = ready.send(start);
         }
         start
+    }
+
+    /// Where an output that never committed anything starts: where the pipeline stands.
+    pub fn new_start(&self) -> u64 {
+        self.offsets.get(&self.name).unwrap_or(self.floor).max(self.floor)
     }
 
     /// Counts a batch this output has durably delivered (events, and the time since each was
@@ -111,7 +115,7 @@ impl SinkContext {
     /// their offset in a shared database key it by this, so instances sharing one database each
     /// keep their own.
     pub fn instance_id(&self) -> std::io::Result<String> {
-        let path = self.data_dir.join("instance_id");
+        let path = self.instance_id_path();
         match std::fs::read_to_string(&path) {
             Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
             Ok(_) => {}
@@ -124,6 +128,16 @@ impl SinkContext {
         std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, &path)?;
         Ok(id)
+    }
+
+    /// Whether this data directory has an instance id yet (`false`: it is a new instance, which
+    /// no shared database can hold anything of).
+    pub fn has_instance_id(&self) -> bool {
+        self.instance_id_path().exists()
+    }
+
+    fn instance_id_path(&self) -> PathBuf {
+        self.data_dir.join("instance_id")
     }
 
     /// Records a failed attempt (it will be retried): counted in `sluice_output_errors` and shown

@@ -41,6 +41,8 @@ pub struct Store {
     db: std::sync::Arc<Database>,
     reader: Connection,
     path: PathBuf,
+    /// Each connection's page cache.
+    cache_kib: u32,
 }
 
 impl std::fmt::Debug for Store {
@@ -52,8 +54,9 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating and migrating if needed) the database at `path`. With `key`, the file is
     /// encrypted (AES-256) and holds no plaintext; opening an encrypted file without the right
-    /// key fails here rather than on the first query.
-    pub async fn open(path: &Path, key: Option<&[u8]>) -> Result<Store, StoreError> {
+    /// key fails here rather than on the first query. Each connection (the writer, the reader)
+    /// keeps a page cache of up to `cache_mib` MiB.
+    pub async fn open(path: &Path, key: Option<&[u8]>, cache_mib: u32) -> Result<Store, StoreError> {
         let open_err = |message: String| StoreError::Open { path: path.to_path_buf(), message };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
@@ -64,11 +67,12 @@ impl Store {
                 builder.encryption_config(EncryptionConfig::new(Cipher::Aes256Cbc, bytes::Bytes::copy_from_slice(key)));
         }
         let db = builder.build().await.map_err(|e| open_err(e.to_string()))?;
-        let writer = connect(&db).await.map_err(|e| open_err(format!("{e} (wrong or missing key?)")))?;
+        let cache_kib = cache_mib.max(1).saturating_mul(1024);
+        let writer = connect(&db, cache_kib).await.map_err(|e| open_err(format!("{e} (wrong or missing key?)")))?;
         migrate::run(&writer).await?;
         drop(writer);
-        let reader = connect(&db).await.map_err(|e| open_err(e.to_string()))?;
-        Ok(Store { db: std::sync::Arc::new(db), reader, path: path.to_path_buf() })
+        let reader = connect(&db, cache_kib).await.map_err(|e| open_err(e.to_string()))?;
+        Ok(Store { db: std::sync::Arc::new(db), reader, path: path.to_path_buf(), cache_kib })
     }
 
     pub fn path(&self) -> &Path {
@@ -82,7 +86,7 @@ impl Store {
 
     /// A new connection for the single writer.
     pub async fn writer(&self) -> Result<StoreWriter, StoreError> {
-        Ok(StoreWriter::new(connect(&self.db).await?))
+        Ok(StoreWriter::new(connect(&self.db, self.cache_kib).await?))
     }
 
     /// How far into the journal the store has committed.
@@ -113,12 +117,14 @@ impl Store {
     }
 }
 
-async fn connect(db: &Database) -> Result<Connection, StoreError> {
+async fn connect(db: &Database, cache_kib: u32) -> Result<Connection, StoreError> {
     let conn = db.connect()?;
     conn.busy_timeout(Duration::from_secs(10))?;
     // WAL lets queries run beside the writer; FULL makes each commit durable on its own, since the
-    // journal is released as soon as the store says it has the data.
-    for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL"] {
+    // journal is released as soon as the store says it has the data. A negative cache size is in
+    // KiB rather than pages.
+    let cache = format!("PRAGMA cache_size = -{cache_kib}");
+    for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL", cache.as_str()] {
         let mut rows = conn.query(pragma, ()).await?;
         while rows.next().await?.is_some() {}
     }

@@ -43,7 +43,7 @@ pub use report::{CaseReport, Failure, FileReport, Summary};
 use crate::config::testcase::{TestCase, TestInput};
 use crate::config::{ConfigError, Pipeline};
 use crate::event::now_ns;
-use crate::wasm::{Clock, Guest, LoadError, WasmHost};
+use crate::wasm::{Clock, Guest, LoadError, WasmHost, WasmOptions};
 use clock::CaseClock;
 use harness::Harness;
 
@@ -71,11 +71,19 @@ impl Runner {
     /// `data_dir` is a server's data directory: its uploaded guests can be named by pipelines,
     /// and its compile cache is used. Without it, the cache is a private temporary directory.
     pub fn new(data_dir: Option<&Path>) -> Result<Runner, TestError> {
+        Runner::open(data_dir, None)
+    }
+
+    /// As [`Runner::new`], also loading guests precompiled for this binary from `precompiled`
+    /// (`sluice guest precompile`): a runtime-only build runs only those.
+    pub fn open(data_dir: Option<&Path>, precompiled: Option<&Path>) -> Result<Runner, TestError> {
         let cache_dir = match data_dir {
             Some(dir) => dir.join("cache"),
             None => cache::private_temp_dir(),
         };
-        let wasm = WasmHost::new(cache_dir).map_err(TestError::Engine)?;
+        let mut options = WasmOptions::cached(cache_dir);
+        options.precompiled_dir = precompiled.map(Path::to_path_buf);
+        let wasm = WasmHost::open(options).map_err(TestError::Engine)?;
         Ok(Runner { wasm, data_dir: data_dir.map(Path::to_path_buf) })
     }
 
@@ -172,8 +180,8 @@ fn run_case(pipeline: &Pipeline, guests: &[Arc<Guest>], case: &TestCase, clock: 
 
 /// `sluice test`: runs every file, prints each case's result, the failures' diffs and a summary
 /// line; fails when any case fails or any file cannot run (including a file without tests).
-pub fn cli_main(pipelines: &[PathBuf], data_dir: Option<&Path>) -> ExitCode {
-    let runner = match Runner::new(data_dir) {
+pub fn cli_main(pipelines: &[PathBuf], data_dir: Option<&Path>, precompiled: Option<&Path>) -> ExitCode {
+    let runner = match Runner::open(data_dir, precompiled) {
         Ok(runner) => runner,
         Err(e) => {
             eprintln!("error: {e}");

@@ -9,7 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::InputConfig;
-use crate::inputs::{InputContext, amqp, kafka, zeromq};
+use crate::inputs::InputContext;
 
 /// Longest an input is given to stop (finish journaling what it holds, leave its group).
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -33,9 +33,15 @@ pub(super) fn spawn(config: &InputConfig, ctx: InputContext) -> Option<RunningIn
     let cancel = ctx.cancel.clone();
     let task = match config.clone() {
         InputConfig::Http(_) => return None,
-        InputConfig::Amqp(c) => tokio::spawn(amqp::run(c, ctx)),
-        InputConfig::Kafka(c) => tokio::spawn(kafka::run(c, ctx)),
-        InputConfig::Zeromq(c) => tokio::spawn(zeromq::run(c, ctx)),
+        #[cfg(feature = "amqp")]
+        InputConfig::Amqp(c) => tokio::spawn(crate::inputs::amqp::run(c, ctx)),
+        #[cfg(feature = "kafka")]
+        InputConfig::Kafka(c) => tokio::spawn(crate::inputs::kafka::run(c, ctx)),
+        #[cfg(feature = "zeromq")]
+        InputConfig::Zeromq(c) => tokio::spawn(crate::inputs::zeromq::run(c, ctx)),
+        // Refused when the pipeline is loaded (`InputConfig::is_built`).
+        #[allow(unreachable_patterns)]
+        other => unreachable!("the `{}` input is not in this build", other.kind()),
     };
     Some(RunningInput { config: config.clone(), cancel, task })
 }

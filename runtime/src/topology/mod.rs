@@ -360,7 +360,10 @@ impl Topology {
                 self.abort.clone(),
                 self.data_dir.clone(),
             );
-            if let Some((running, sink)) = outputs::spawn(output, ctx, sink, rx) {
+            // Processed batches are larger than the raw journal they come from: four times the
+            // journal's bound, so that ingest is refused (503) at the journal's bound first.
+            let overflow_bytes = pipeline.config.journal.max_pending_mib.saturating_mul(4 << 20);
+            if let Some((running, sink)) = outputs::spawn(output, ctx, sink, rx, overflow_bytes) {
                 plan.settings.sinks.push(sink);
                 plan.changes.outputs_changed.push(name.clone());
                 started.started.push(name.clone());

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::OutputConfig;
 use crate::outputs::sink::{Sink, SinkContext};
-use crate::outputs::{Batch, kafka, postgres, webhook};
+use crate::outputs::{Batch, overflow, webhook};
 
 /// One running output task, with a sender so a reload can keep feeding it.
 #[derive(Debug)]
@@ -32,18 +32,32 @@ pub(super) fn is_task(config: &OutputConfig) -> bool {
     matches!(config, OutputConfig::Postgres(_) | OutputConfig::Kafka(_) | OutputConfig::Webhook(_))
 }
 
-/// Starts an output's task; returns it and the processor's end.
+/// Starts an output's task, behind its overflow queue (`outputs::overflow`, bounded by
+/// `overflow_bytes`) so that it never holds the rest of the pipeline back; returns it and the
+/// processor's end.
 pub(super) fn spawn(
     config: &OutputConfig,
     ctx: SinkContext,
     sink: Sink,
-    batches: mpsc::Receiver<Arc<Batch>>,
+    from_processor: mpsc::Receiver<Arc<Batch>>,
+    overflow_bytes: u64,
 ) -> Option<(RunningSink, Sink)> {
+    if !is_task(config) {
+        return None;
+    }
+    let (to_output, batches) = mpsc::channel(crate::outputs::sink::QUEUE);
+    let file = ctx.data_dir.join("overflow").join(format!("{}.ndjson", ctx.name));
+    overflow::spawn(&ctx.name, file, overflow_bytes, from_processor, to_output);
     let task = match config.clone() {
-        OutputConfig::Postgres(c) => tokio::spawn(postgres::run(c, ctx, batches)),
-        OutputConfig::Kafka(c) => tokio::spawn(kafka::run(c, ctx, batches)),
+        #[cfg(feature = "postgres")]
+        OutputConfig::Postgres(c) => tokio::spawn(crate::outputs::postgres::run(c, ctx, batches)),
+        #[cfg(feature = "kafka")]
+        OutputConfig::Kafka(c) => tokio::spawn(crate::outputs::kafka::run(c, ctx, batches)),
         OutputConfig::Webhook(c) => tokio::spawn(webhook::run(c, ctx, batches)),
         OutputConfig::Libsql(_) | OutputConfig::Websocket(_) => return None,
+        // Refused when the pipeline is loaded (`OutputConfig::is_built`).
+        #[allow(unreachable_patterns)]
+        other => unreachable!("the `{}` output is not in this build", other.kind()),
     };
     Some((RunningSink { config: config.clone(), batches: sink.batches.clone(), task }, sink))
 }

@@ -38,7 +38,7 @@ pub enum StateError {
 }
 
 /// One pending change: a value to set, or `None` to delete.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StateWrite {
     pub stage: String,
     pub key: String,

@@ -21,6 +21,7 @@ use sqlx::{Postgres, Transaction};
 use tokio::sync::mpsc;
 
 use super::Batch;
+use super::offset_file::{self, Recorded};
 use super::sink::SinkContext;
 use crate::config::postgres::{PostgresOutputConfig, PostgresTable};
 use crate::event::{Event, format_ns};
@@ -47,9 +48,42 @@ pub enum PostgresError {
 }
 
 /// Delivers batches until the queue closes (see [`super::sink`] for the contract).
+///
+/// Where it stands is the database's offset. A copy is kept in the data directory
+/// (`outputs/<name>.offset`): before each transaction it says, synced, that a commit is in
+/// flight, and after it the new offset. When the copy is exact at start (or the data directory
+/// is new), the output says where it starts at once, so the pipeline, the store and every other
+/// output run while the database is unreachable, and the batches wait for it
+/// (`outputs::overflow`); otherwise it waits for the database to say. The processor cuts batches
+/// at that start, so no batch straddles what the database holds, and each write checks the
+/// database's own offset in its transaction besides.
 pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches: mpsc::Receiver<Arc<Batch>>) {
+    let offset_path = offset_file::path(&ctx.data_dir, &ctx.name);
+    let recorded = match offset_file::read_recorded(&offset_path) {
+        Ok(recorded) => recorded,
+        Err(e) => {
+            tracing::warn!(output = %ctx.name, file = %offset_path.display(), error = %e, "ignoring the PostgreSQL output's local offset; waiting for the database's");
+            Some(Recorded::InFlight { last: 0 })
+        }
+    };
+    let early = match recorded {
+        Some(Recorded::Exact(local)) => Some(ctx.ready(Some(local))),
+        // A data directory with no instance id yet is a new instance, which the database holds
+        // nothing of: it starts where the pipeline stands, recorded before anything moves on.
+        None if !ctx.has_instance_id() => {
+            let start = ctx.new_start();
+            match offset_file::write(&offset_path, start, true).await {
+                Ok(()) => Some(ctx.ready(Some(start))),
+                Err(e) => {
+                    tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's start; waiting for the database");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-    let (writer, start) = loop {
+    let (writer, committed) = loop {
         match Writer::connect(&config, &ctx).await {
             Ok(connected) => break connected,
             Err(e) => {
@@ -61,7 +95,18 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
             }
         }
     };
-    let start = ctx.ready(start);
+    let start = match (early, recorded) {
+        (Some(local), _) => {
+            if committed.is_some_and(|c| c != local) {
+                tracing::warn!(output = %ctx.name, local, database = committed, "the database's offset is not the one this output recorded (was the database restored or replaced?)");
+            }
+            local.max(committed.unwrap_or(0))
+        }
+        // A commit was in flight: the database says whether it landed.
+        (None, Some(Recorded::InFlight { last })) => ctx.ready(Some(committed.unwrap_or(last))),
+        (None, _) => ctx.ready(committed),
+    };
+    let mut exact = start;
     backoff.reset();
     while let Some(batch) = batches.recv().await {
         if batch.already_held(start) {
@@ -69,10 +114,25 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
             continue;
         }
         loop {
+            if let Err(e) = offset_file::write_in_flight(&offset_path, exact).await {
+                tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally; retrying");
+                ctx.failed(&e);
+                if !backoff.wait(&ctx.abort).await {
+                    return;
+                }
+                continue;
+            }
             match writer.write(&batch).await {
                 Ok(applied) => {
                     if applied {
                         ctx.delivered(&batch);
+                    }
+                    if !batch.tick {
+                        exact = exact.max(batch.end_offset);
+                    }
+                    if let Err(e) = offset_file::write(&offset_path, exact, false).await {
+                        // The file still says "in flight": a start then waits for the database.
+                        tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally");
                     }
                     ctx.committed(batch.end_offset);
                     backoff.reset();
