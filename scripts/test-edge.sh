@@ -2,6 +2,8 @@
 # The edge build, checked the way a Pi would run it: builds the aarch64 runtime-only binary and
 # its precompiled guests (scripts/build-edge.sh), then under qemu-aarch64 (Debian's qemu-user):
 #   - it refuses guests precompiled for this x86-64 machine, naming the target;
+#   - it refuses a pipeline naming an input it was built without, naming the feature;
+#   - it runs pipelines/edge.yaml's own test cases (`sluice test --precompiled`);
 #   - it runs pipelines/default.yaml from the aarch64 artifacts, takes events over HTTP and
 #     stores them (normalized and mined), as the API then shows.
 # SLUICE_FULL_BIN names the full (compiler) build that precompiles; default: a release build.
@@ -34,6 +36,17 @@ if run run pipelines/default.yaml --http 127.0.0.1:0 --data-dir "$work/refused" 
 fi
 grep -q "precompiled for another target or engine configuration" "$work/refused.log" \
   || { echo "test-edge: unexpected refusal:" >&2; cat "$work/refused.log" >&2; exit 1; }
+
+# An input the edge build does not have is refused at load, with the feature that brings it.
+printf 'inputs:\n  - amqp:\n      queue: logs\noutputs:\n  - libsql: {}\n' >"$work/amqp.yaml"
+if run check "$work/amqp.yaml" >"$work/check.log" 2>&1; then
+  echo "test-edge: the edge build accepted an amqp input" >&2; exit 1
+fi
+grep -q "built without the \`amqp\` feature" "$work/check.log" \
+  || { echo "test-edge: unexpected refusal:" >&2; cat "$work/check.log" >&2; exit 1; }
+
+# The edge pipeline's own test cases, run by the edge binary from its precompiled guests.
+run test pipelines/edge.yaml --precompiled "target/$target/edge/precompiled"
 
 port=$((18700 + RANDOM % 200))
 # Started directly, not through `run`, so that `$!` is the emulator itself and the trap ends it.

@@ -8,6 +8,7 @@
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod libsql;
+#[cfg(any(feature = "kafka", feature = "postgres"))]
 mod offset_file;
 mod offsets;
 pub mod overflow;

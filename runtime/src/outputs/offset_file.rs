@@ -15,6 +15,7 @@ pub fn path(data_dir: &Path, name: &str) -> PathBuf {
 }
 
 /// The offset in `path`; `None` when there is no file.
+#[cfg_attr(not(feature = "kafka"), allow(dead_code))]
 pub fn read(path: &Path) -> std::io::Result<Option<u64>> {
     match std::fs::read_to_string(path) {
         Ok(text) => text
