@@ -90,6 +90,8 @@ impl Server {
         let store =
             Store::open(&options.data_dir.join("sluice.db"), options.db_key.as_deref(), options.store_cache_mib)
                 .await?;
+        // The outputs' overflow files are buffers only; the journal replays what they held.
+        crate::outputs::overflow::clear(&options.data_dir)?;
         let mut wasm_options = WasmOptions::cached(options.data_dir.join("cache"));
         wasm_options.precompiled_dir = options.precompiled_dir.clone();
         let wasm = WasmHost::open(wasm_options)?;

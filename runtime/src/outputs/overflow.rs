@@ -3,17 +3,18 @@
 //! go on, and the waiting output catches up, in order, when it can.
 //!
 //! A few batches wait in memory; past that they are appended to a file in the data directory
-//! (`overflow/<output>.ndjson`, one JSON batch a line) and read back in order. The file is only a
-//! buffer, never a record: an event is acknowledged because the journal has it, and the journal
-//! keeps it until this output commits it, so after a crash the journal replays what the file
-//! held, and the file is emptied at start. Its size is bounded (`max_bytes`); at the bound the
+//! (`overflow/<output>-<uuid>.ndjson`, one JSON batch a line; its own file per queue, since a
+//! reload may start an output again while the old one still drains) and read back in order. The
+//! file is only a buffer, never a record: an event is acknowledged because the journal has it,
+//! and the journal keeps it until this output commits it, so after a crash the journal replays
+//! what the file held, and start-up removes what a crash left ([`clear`]). Its size is bounded (`max_bytes`); at the bound the
 //! queue stops taking batches and the pipeline waits, as it would without it. Before that, the
 //! journal's own bound (`journal.max_pending_mib`) answers ingest with 503.
 
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
@@ -23,6 +24,22 @@ use super::Batch;
 
 /// Batches held in memory before the rest go to the file.
 const IN_MEMORY: usize = 4;
+
+/// The directory of the queues' files, in the data directory.
+const DIR: &str = "overflow";
+
+/// A new queue's file for output `name`.
+pub fn file_for(data_dir: &Path, name: &str) -> PathBuf {
+    data_dir.join(DIR).join(format!("{name}-{}.ndjson", uuid::Uuid::now_v7().simple()))
+}
+
+/// Removes the files a previous run left (called at start, before any output runs).
+pub fn clear(data_dir: &Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(data_dir.join(DIR)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
 
 /// Starts the queue between the processor's end (`from`) and the output's task (`to`). It ends
 /// once `from` is closed and everything is handed on, or when the output's task has ended.

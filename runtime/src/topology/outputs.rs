@@ -46,8 +46,7 @@ pub(super) fn spawn(
         return None;
     }
     let (to_output, batches) = mpsc::channel(crate::outputs::sink::QUEUE);
-    let file = ctx.data_dir.join("overflow").join(format!("{}.ndjson", ctx.name));
-    overflow::spawn(&ctx.name, file, overflow_bytes, from_processor, to_output);
+    overflow::spawn(&ctx.name, overflow::file_for(&ctx.data_dir, &ctx.name), overflow_bytes, from_processor, to_output);
     let task = match config.clone() {
         #[cfg(feature = "postgres")]
         OutputConfig::Postgres(c) => tokio::spawn(crate::outputs::postgres::run(c, ctx, batches)),
