@@ -32,6 +32,7 @@ with open(sys.argv[1], "w") as f:
                             "level": levels[i % 4], "source": f"svc{i % 5}"}) + "\n")
 PY
 
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 rss() { awk '/^'"$2"':/ {print $2}' "/proc/$1/status"; }
 measure() {
   local label=$1 bin=$2; shift 2
@@ -50,7 +51,7 @@ measure() {
   seq 40 | xargs -P 4 -I{} curl -sf -o /dev/null -XPOST "127.0.0.1:$port/api/v1/ingest" --data-binary "@$work/batch.ndjson"
   curl -sf -XPOST "127.0.0.1:$port/flush" >/dev/null
   local stored; stored=$(curl -sf "127.0.0.1:$port/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stored"])')
-  echo "$label: ready in ${ready} ms (cached guests); idle RSS $((idle / 1024)) MiB; peak RSS $(( $(rss $pid VmHWM) / 1024 )) MiB after storing $stored events"
+  echo "$label: ready in ${ready} ms (cached guests); idle RSS $(mib "$idle") MiB; peak RSS $(mib "$(rss $pid VmHWM)") MiB after storing $stored events"
   kill -TERM $pid; wait $pid || true
 }
 measure full target/release/sluice
