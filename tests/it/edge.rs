@@ -6,8 +6,8 @@
 //! The link is a TCP relay in this test: while "down" it closes every connection it is given, as
 //! an unreachable central database does; once "up" it relays to the machine's real PostgreSQL.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -23,15 +23,18 @@ const SHIPPED_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 struct Link {
     port: u16,
     up: Arc<AtomicBool>,
+    /// The relayed connections, ended when the link goes down.
+    relayed: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Link {
-    async fn down_to(target: String) -> Link {
+    async fn to(target: String, up: bool) -> Link {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the relay");
         let port = listener.local_addr().expect("addr").port();
-        let up = Arc::new(AtomicBool::new(false));
-        let is_up = up.clone();
+        let up = Arc::new(AtomicBool::new(up));
+        let relayed: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (is_up, connections) = (up.clone(), relayed.clone());
         let task = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if !is_up.load(Ordering::SeqCst) {
@@ -39,24 +42,34 @@ impl Link {
                     continue;
                 }
                 let target = target.clone();
-                tokio::spawn(async move {
+                let relay = tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(&target).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
+                connections.lock().expect("relayed").push(relay.abort_handle());
             }
         });
-        Link { port, up, task }
+        Link { port, up, relayed, task }
     }
 
     fn bring_up(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+
+    /// Refuses new connections and cuts the open ones, as a lost uplink does.
+    fn take_down(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for relay in self.relayed.lock().expect("relayed").drain(..) {
+            relay.abort();
+        }
     }
 }
 
 impl Drop for Link {
     fn drop(&mut self) {
         self.task.abort();
+        self.take_down();
     }
 }
 
@@ -71,7 +84,7 @@ fn postgres_address() -> String {
 async fn the_edge_pipeline_keeps_storing_offline_and_forwards_when_the_link_returns() {
     let _shared = SERVER.read().await;
     let db = TestDb::create().await;
-    let link = Link::down_to(postgres_address()).await;
+    let link = Link::to(postgres_address(), true).await;
     let mut publisher = Publisher::start(0, false).await;
     let path = format!("{}/../pipelines/edge.yaml", env!("CARGO_MANIFEST_DIR"));
     let shipped = std::fs::read_to_string(&path).expect("the shipped pipeline");
@@ -82,7 +95,13 @@ async fn the_edge_pipeline_keeps_storing_offline_and_forwards_when_the_link_retu
         .replace("tcp://127.0.0.1:5556", &format!("tcp://127.0.0.1:{}", publisher.port));
     let mut server = TestServer::start_with_key(&yaml, Some(b"edge-test-key")).await;
 
-    // Offline: both inputs are taken, normalized, mined and stored on the box.
+    // Online: forwarded as it comes.
+    let first: Vec<_> = (0..3).map(|i| json!({"message": format!("door {i} opened"), "source": "site"})).collect();
+    assert_eq!(server.ingest_ndjson(&first).await.0, 202);
+    assert_eq!(db.wait_count("SELECT count(*) FROM logs WHERE source = 'site'", 3, Duration::from_secs(30)).await, 3);
+
+    // The uplink is lost: both inputs are still taken, normalized, mined and stored on the box.
+    link.take_down();
     publisher.wait_subscribed("logs.").await;
     for i in 0..5 {
         let entry = json!({"level": "WARNING", "subsystem": "plant", "message": format!("pump {i} pressure low")});
@@ -115,7 +134,8 @@ async fn the_edge_pipeline_keeps_storing_offline_and_forwards_when_the_link_retu
     assert!(waiting["last_error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{waiting}");
 
     // A restart while still offline: the box starts from its own record of where the forwarding
-    // stands, without the database, and goes on storing.
+    // stands (it failed before committing, so that record is exact), without the database, and
+    // goes on storing.
     server.restart().await;
     let (status, _) =
         server.ingest_ndjson(&[json!({"message": "valve 7 stuck", "level": "error", "source": "plant"})]).await;
@@ -133,8 +153,8 @@ async fn the_edge_pipeline_keeps_storing_offline_and_forwards_when_the_link_retu
         11
     );
     server.flush().await;
-    assert_eq!(db.count("SELECT count(*) FROM logs").await, 11);
-    assert_eq!(db.count("SELECT sum(count)::bigint FROM aggregated_logs").await, 11);
+    assert_eq!(db.count("SELECT count(*) FROM logs").await, 14);
+    assert_eq!(db.count("SELECT sum(count)::bigint FROM aggregated_logs").await, 14);
     assert_eq!(
         db.count("SELECT count::bigint FROM aggregated_logs WHERE message_pattern = 'pump <*> pressure low'").await,
         5

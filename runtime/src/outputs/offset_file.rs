@@ -59,9 +59,9 @@ pub async fn write_in_flight(path: &Path, last: u64) -> std::io::Result<()> {
     replace(path, format!("{last}+"), true).await
 }
 
-/// Replaces the offset file: written beside it, synced when `sync` (an offset that must not go
-/// back after a crash; an unsynced one may come back as the previous value or be unreadable),
-/// renamed over it.
+/// Replaces the offset file: written beside it, renamed over it, and when `sync` (an offset that
+/// must not go back after a power cut) both synced; an unsynced one may come back after a power
+/// cut as the previous value or unreadable.
 pub async fn write(path: &Path, offset: u64, sync: bool) -> std::io::Result<()> {
     replace(path, offset.to_string(), sync).await
 }
@@ -77,7 +77,12 @@ async fn replace(path: &Path, text: String, sync: bool) -> std::io::Result<()> {
         if sync {
             std::fs::File::open(&tmp)?.sync_all()?;
         }
-        std::fs::rename(&tmp, &path)
+        std::fs::rename(&tmp, &path)?;
+        // The rename is durable once the directory is.
+        if sync && let Some(dir) = path.parent() {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })
     .await
     .map_err(std::io::Error::other)?

@@ -41,6 +41,9 @@ const MAX_METADATA_BYTES: usize = 4096;
 pub enum PostgresError {
     #[error("PostgreSQL: {0}")]
     Sql(#[from] sqlx::Error),
+    /// The commit itself failed, so whether it landed is unknown until the database says.
+    #[error("PostgreSQL commit (outcome unknown): {0}")]
+    Commit(#[source] sqlx::Error),
     #[error("PostgreSQL migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("cannot read this instance's id: {0}")]
@@ -50,8 +53,9 @@ pub enum PostgresError {
 /// Delivers batches until the queue closes (see [`super::sink`] for the contract).
 ///
 /// Where it stands is the database's offset. A copy is kept in the data directory
-/// (`outputs/<name>.offset`): before each transaction it says, synced, that a commit is in
-/// flight, and after it the new offset. When the copy is exact at start (or the data directory
+/// (`outputs/<name>.offset`): before the first transaction of a busy spell it says, synced, that
+/// commits are in flight, and once the queue is empty again the offset reached (one synced
+/// write per spell, not per batch). When the copy is exact at start (or the data directory
 /// is new), the output says where it starts at once, so the pipeline, the store and every other
 /// output run while the database is unreachable, and the batches wait for it
 /// (`outputs::overflow`); otherwise it waits for the database to say. The processor cuts batches
@@ -107,6 +111,8 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
         (None, _) => ctx.ready(committed),
     };
     let mut exact = start;
+    // Whether the file says "in flight" (so it need not be said again before the next commit).
+    let mut marked = false;
     backoff.reset();
     while let Some(batch) = batches.recv().await {
         if batch.already_held(start) {
@@ -114,13 +120,16 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
             continue;
         }
         loop {
-            if let Err(e) = offset_file::write_in_flight(&offset_path, exact).await {
-                tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally; retrying");
-                ctx.failed(&e);
-                if !backoff.wait(&ctx.abort).await {
-                    return;
+            if !marked {
+                if let Err(e) = offset_file::write_in_flight(&offset_path, exact).await {
+                    tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally; retrying");
+                    ctx.failed(&e);
+                    if !backoff.wait(&ctx.abort).await {
+                        return;
+                    }
+                    continue;
                 }
-                continue;
+                marked = true;
             }
             match writer.write(&batch).await {
                 Ok(applied) => {
@@ -130,9 +139,15 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
                     if !batch.tick {
                         exact = exact.max(batch.end_offset);
                     }
-                    if let Err(e) = offset_file::write(&offset_path, exact, false).await {
-                        // The file still says "in flight": a start then waits for the database.
-                        tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally");
+                    // Unsynced: after a power cut the file says "in flight" (or is unreadable),
+                    // and a start then waits for the database.
+                    if batches.is_empty() {
+                        match offset_file::write(&offset_path, exact, false).await {
+                            Ok(()) => marked = false,
+                            Err(e) => {
+                                tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally")
+                            }
+                        }
                     }
                     ctx.committed(batch.end_offset);
                     backoff.reset();
@@ -141,6 +156,15 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
                 Err(e) => {
                     tracing::warn!(output = %ctx.name, error = %e, "PostgreSQL write failed; the batch waits in the journal and is retried");
                     ctx.failed(&e);
+                    // Failed before its commit: nothing landed, so the file can say exactly where
+                    // the output stands (a restart during the outage then starts without the
+                    // database).
+                    if marked
+                        && !matches!(e, PostgresError::Commit(_))
+                        && offset_file::write(&offset_path, exact, false).await.is_ok()
+                    {
+                        marked = false;
+                    }
                     if !backoff.wait(&ctx.abort).await {
                         return;
                     }
@@ -225,7 +249,7 @@ impl Writer {
         .bind(end)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        tx.commit().await.map_err(PostgresError::Commit)?;
         Ok(true)
     }
 }
