@@ -92,8 +92,8 @@ impl Server {
                 .await?;
         // The outputs' overflow files are buffers only; the journal replays what they held.
         crate::outputs::overflow::clear(&options.data_dir)?;
-        let mut wasm_options = WasmOptions::cached(options.data_dir.join("cache"));
-        wasm_options.precompiled_dir = options.precompiled_dir.clone();
+        let wasm_options =
+            WasmOptions::cached(options.data_dir.join("cache")).with_precompiled(options.precompiled_dir.clone());
         let wasm = WasmHost::open(wasm_options)?;
         let journal_dir = options.data_dir.join("journal");
         let committed = store.committed_offset().await?;

@@ -73,9 +73,9 @@ pub struct MineOptions {
 pub fn run(options: &MineOptions) -> Result<(Summary, Vec<String>), MineError> {
     let format = options.format.as_deref().map(LogFormat::parse).transpose().map_err(MineError::Format)?;
     let started = Instant::now();
-    let mut wasm_options = WasmOptions::cached(options.cache_dir.clone());
-    wasm_options.precompiled_dir = options.precompiled_dir.clone();
-    let wasm = WasmHost::open(wasm_options)?;
+    let wasm = WasmHost::open(
+        WasmOptions::cached(options.cache_dir.clone()).with_precompiled(options.precompiled_dir.clone()),
+    )?;
     let guest = match &options.guest {
         Some(path) => wasm.load_file("mine", path)?,
         None => wasm.load("mine", builtin::get("mine").unwrap_or_default())?,

@@ -81,8 +81,7 @@ impl Runner {
             Some(dir) => dir.join("cache"),
             None => cache::private_temp_dir(),
         };
-        let mut options = WasmOptions::cached(cache_dir);
-        options.precompiled_dir = precompiled.map(Path::to_path_buf);
+        let options = WasmOptions::cached(cache_dir).with_precompiled(precompiled.map(Path::to_path_buf));
         let wasm = WasmHost::open(options).map_err(TestError::Engine)?;
         Ok(Runner { wasm, data_dir: data_dir.map(Path::to_path_buf) })
     }

@@ -53,10 +53,9 @@ pub(super) fn spawn(
         #[cfg(feature = "kafka")]
         OutputConfig::Kafka(c) => tokio::spawn(crate::outputs::kafka::run(c, ctx, batches)),
         OutputConfig::Webhook(c) => tokio::spawn(webhook::run(c, ctx, batches)),
-        OutputConfig::Libsql(_) | OutputConfig::Websocket(_) => return None,
-        // Refused when the pipeline is loaded (`OutputConfig::is_built`).
-        #[allow(unreachable_patterns)]
-        other => unreachable!("the `{}` output is not in this build", other.kind()),
+        // Not a task output (`is_task` above), or not in this build, which the pipeline's loading
+        // refused (`OutputConfig::is_built`).
+        other => unreachable!("the `{}` output is not a task output of this build", other.kind()),
     };
     Some((RunningSink { config: config.clone(), batches: sink.batches.clone(), task }, sink))
 }

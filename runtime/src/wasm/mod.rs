@@ -93,6 +93,12 @@ impl WasmOptions {
     pub fn cached(cache_dir: PathBuf) -> WasmOptions {
         WasmOptions { cache_dir, precompiled_dir: None, compile: cfg!(feature = "compiler") }
     }
+
+    /// Also looks guests up in `dir`, when given (`--precompiled`).
+    pub fn with_precompiled(mut self, dir: Option<PathBuf>) -> WasmOptions {
+        self.precompiled_dir = dir;
+        self
+    }
 }
 
 /// The engine settings every guest is compiled and run with. Precompiled guests must have been

@@ -13,6 +13,7 @@
 //! per table per batch, whatever its size.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,9 +111,7 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
         (None, Some(Recorded::InFlight { last })) => ctx.ready(Some(committed.unwrap_or(last))),
         (None, _) => ctx.ready(committed),
     };
-    let mut exact = start;
-    // Whether the file says "in flight" (so it need not be said again before the next commit).
-    let mut marked = false;
+    let mut record = LocalRecord { path: offset_path, exact: start, in_flight: false };
     backoff.reset();
     while let Some(batch) = batches.recv().await {
         if batch.already_held(start) {
@@ -120,16 +119,13 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
             continue;
         }
         loop {
-            if !marked {
-                if let Err(e) = offset_file::write_in_flight(&offset_path, exact).await {
-                    tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally; retrying");
-                    ctx.failed(&e);
-                    if !backoff.wait(&ctx.abort).await {
-                        return;
-                    }
-                    continue;
+            if let Err(e) = record.mark().await {
+                tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally; retrying");
+                ctx.failed(&e);
+                if !backoff.wait(&ctx.abort).await {
+                    return;
                 }
-                marked = true;
+                continue;
             }
             match writer.write(&batch).await {
                 Ok(applied) => {
@@ -137,17 +133,10 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
                         ctx.delivered(&batch);
                     }
                     if !batch.tick {
-                        exact = exact.max(batch.end_offset);
+                        record.exact = record.exact.max(batch.end_offset);
                     }
-                    // Unsynced: after a power cut the file says "in flight" (or is unreadable),
-                    // and a start then waits for the database.
                     if batches.is_empty() {
-                        match offset_file::write(&offset_path, exact, false).await {
-                            Ok(()) => marked = false,
-                            Err(e) => {
-                                tracing::warn!(output = %ctx.name, error = %e, "cannot record the PostgreSQL output's offset locally")
-                            }
-                        }
+                        record.settle(&ctx.name).await;
                     }
                     ctx.committed(batch.end_offset);
                     backoff.reset();
@@ -159,17 +148,46 @@ pub async fn run(config: PostgresOutputConfig, mut ctx: SinkContext, mut batches
                     // Failed before its commit: nothing landed, so the file can say exactly where
                     // the output stands (a restart during the outage then starts without the
                     // database).
-                    if marked
-                        && !matches!(e, PostgresError::Commit(_))
-                        && offset_file::write(&offset_path, exact, false).await.is_ok()
-                    {
-                        marked = false;
+                    if !matches!(e, PostgresError::Commit(_)) {
+                        record.settle(&ctx.name).await;
                     }
                     if !backoff.wait(&ctx.abort).await {
                         return;
                     }
                 }
             }
+        }
+    }
+}
+
+/// The output's copy of its offset in the data directory (see [`run`]).
+struct LocalRecord {
+    path: PathBuf,
+    /// Everything below this is committed in the database.
+    exact: u64,
+    /// Whether the file says a commit past `exact` may be in flight.
+    in_flight: bool,
+}
+
+impl LocalRecord {
+    /// Says, synced, that commits past `exact` are in flight (once per busy spell).
+    async fn mark(&mut self) -> std::io::Result<()> {
+        if !self.in_flight {
+            offset_file::write_in_flight(&self.path, self.exact).await?;
+            self.in_flight = true;
+        }
+        Ok(())
+    }
+
+    /// Says `exact` again, when no commit is in flight. Unsynced: after a power cut the file still
+    /// says "in flight" (or is unreadable), and a start then waits for the database.
+    async fn settle(&mut self, output: &str) {
+        if !self.in_flight {
+            return;
+        }
+        match offset_file::write(&self.path, self.exact, false).await {
+            Ok(()) => self.in_flight = false,
+            Err(e) => tracing::warn!(output, error = %e, "cannot record the PostgreSQL output's offset locally"),
         }
     }
 }
