@@ -101,6 +101,20 @@ struct Inner {
     active: BTreeMap<String, ActiveRecord>,
 }
 
+/// The time now (millisecond resolution), moved past `last` if it is not after it: versions are
+/// ordered by it when the registry is read back, so two added within one millisecond keep their
+/// order.
+fn later_than(last: Option<&str>) -> String {
+    let mut ns = now_ns();
+    loop {
+        let at = format_ns(ns);
+        if last.is_none_or(|last| at.as_str() > last) {
+            return at;
+        }
+        ns += 1_000_000;
+    }
+}
+
 impl Registry {
     /// Opens (creating if needed) the registry in `dir`, reading every version's metadata.
     pub fn open(dir: &Path) -> Result<Registry, RegistryError> {
@@ -149,16 +163,21 @@ impl Registry {
     ) -> Result<(VersionInfo, bool), RegistryError> {
         validate_guest_name(name).map_err(RegistryError::InvalidName)?;
         let sha256 = content_hash(bytes);
-        if let Some(existing) = self.lock().versions.get(name).and_then(|v| v.iter().find(|i| i.sha256 == sha256)) {
-            return Ok((existing.clone(), false));
-        }
+        let added_at = {
+            let inner = self.lock();
+            let versions = inner.versions.get(name);
+            if let Some(existing) = versions.and_then(|v| v.iter().find(|i| i.sha256 == sha256)) {
+                return Ok((existing.clone(), false));
+            }
+            later_than(versions.and_then(|v| v.last()).map(|v| v.added_at.as_str()))
+        };
         let info = VersionInfo {
             name: name.to_string(),
             version: sha256[..12].to_string(),
             sha256,
             size: bytes.len() as u64,
             source,
-            added_at: format_ns(now_ns()),
+            added_at,
             signed_by,
         };
         let dir = self.dir.join(name);
@@ -285,6 +304,21 @@ mod tests {
         assert_eq!(created, 1);
         assert_eq!(registry.list()["same"].len(), 1);
         assert_eq!(Registry::open(dir.path()).expect("reopen").list()["same"].len(), 1);
+    }
+
+    #[test]
+    fn versions_added_in_one_millisecond_keep_their_order_when_read_back() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let registry = Registry::open(dir.path()).expect("open");
+        let added: Vec<String> = (0..20)
+            .map(|i| {
+                registry.add("burst", format!("component {i}").as_bytes(), Source::Upload, None).expect("add").0.sha256
+            })
+            .collect();
+        drop(registry);
+        let registry = Registry::open(dir.path()).expect("reopen");
+        let listed: Vec<String> = registry.list()["burst"].iter().map(|v| v.sha256.clone()).collect();
+        assert_eq!(listed, added);
     }
 
     #[test]
