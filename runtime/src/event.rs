@@ -113,12 +113,12 @@ impl Event {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&serde_json::Value::String(a.key.clone()).to_string());
+            push_json_string(&mut out, &a.key);
             out.push(':');
             if serde_json::from_str::<serde::de::IgnoredAny>(&a.value).is_ok() {
                 out.push_str(&a.value);
             } else {
-                out.push_str(&serde_json::Value::String(a.value.clone()).to_string());
+                push_json_string(&mut out, &a.value);
             }
         }
         out.push('}');
@@ -145,9 +145,22 @@ pub fn now_ns() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
 }
 
-/// RFC 3339 UTC with milliseconds, the form the stores keep (it sorts as text).
+/// Appends `s` as a JSON string. Keys and values that need no escaping (nearly all) are copied as
+/// they are; the rest go through serde_json's escaping.
+fn push_json_string(out: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+    } else {
+        out.push_str(&serde_json::Value::String(s.to_string()).to_string());
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, the form the stores keep (it sorts as text). Written without
+/// a format string: this runs twice for every stored event.
 pub fn format_ns(ns: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(ns).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 #[cfg(test)]
@@ -178,6 +191,8 @@ mod tests {
         assert_eq!(e.stored_message(), "plain line");
         assert_eq!(e.stored_level(), "INFO");
         assert_eq!(format_ns(1_700_000_000_123_000_000), "2023-11-14T22:13:20.123Z");
+        assert_eq!(format_ns(1_700_000_000_000_000_000), "2023-11-14T22:13:20.000Z");
+        assert_eq!(format_ns(0), "1970-01-01T00:00:00.000Z");
     }
 
     #[test]
@@ -185,6 +200,8 @@ mod tests {
         let mut e = Event::default();
         e.attributes.push(Attribute { key: "q\"k".into(), value: "not json".into() });
         assert_eq!(e.attributes_json(), r#"{"q\"k":"not json"}"#);
+        e.attributes.push(Attribute { key: "tab\there".into(), value: "\u{1}".into() });
+        assert_eq!(e.attributes_json(), r#"{"q\"k":"not json","tab\there":"\u0001"}"#);
     }
 }
 

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{Access, AppState, Shared, app};
 use crate::config::Pipeline;
 use crate::guests::{Registry, RegistryError, registry_dir};
-use crate::journal::{Appender, JournalCipher, JournalError, JournalWriter};
+use crate::journal::{Ack, Appender, JournalCipher, JournalError, JournalWriter};
 use crate::storage::{Store, StoreError};
 use crate::telemetry::Metrics;
 use crate::topology::{Topology, TopologyContext, TopologyError, reload};
@@ -40,6 +40,8 @@ pub struct ServerOptions {
     pub precompiled_dir: Option<PathBuf>,
     /// Each store connection's page cache, in MiB (the store has two: the writer and the reader).
     pub store_cache_mib: u32,
+    /// When ingest is acknowledged (journal synced, or written).
+    pub ack: Ack,
 }
 
 /// The store's page cache per connection unless `--store-cache-mib` says otherwise: SQLite's own
@@ -98,7 +100,8 @@ impl Server {
         let journal_dir = options.data_dir.join("journal");
         let committed = store.committed_offset().await?;
         let cipher = options.db_key.as_deref().map(JournalCipher::from_store_key);
-        let (journal, appender, durable) = JournalWriter::open(&journal_dir, committed, SEGMENT_BYTES, cipher.clone())?;
+        let (journal, appender, durable) =
+            JournalWriter::open(&journal_dir, committed, SEGMENT_BYTES, cipher.clone(), options.ack)?;
         let abort = CancellationToken::new();
         let registry = Arc::new(Registry::open(&registry_dir(&options.data_dir))?);
         let topology = Topology::start(

@@ -17,10 +17,21 @@ fn child_dirs() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_events_survive_kill_9_exactly_once() {
+    survive_kill_9_exactly_once(&[]).await;
+}
+
+/// Acknowledged once written to the journal file (synced on a timer): `kill -9` right after the
+/// acknowledgements loses nothing either, since the kernel holds what was written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_acknowledgements_survive_kill_9_exactly_once() {
+    survive_kill_9_exactly_once(&["--ack", "written"]).await;
+}
+
+async fn survive_kill_9_exactly_once(args: &[&str]) {
     let (_dir, pipeline, data) = child_dirs();
     let client = reqwest::Client::new();
 
-    let mut server = ChildServer::spawn(&pipeline, &data).await;
+    let mut server = ChildServer::spawn_with(&pipeline, &data, args).await;
     let mut acknowledged = 0u64;
     for request in 0..40 {
         let body: String = (0..25)
@@ -33,7 +44,7 @@ async fn acknowledged_events_survive_kill_9_exactly_once() {
     // No flush, no graceful shutdown: the process dies with whatever is in flight.
     server.kill9();
 
-    let server = ChildServer::spawn(&pipeline, &data).await;
+    let server = ChildServer::spawn_with(&pipeline, &data, args).await;
     let flushed = client.post(format!("{}/flush", server.base)).send().await.expect("flush");
     assert_eq!(flushed.status(), 200);
     let mut messages = HashSet::new();

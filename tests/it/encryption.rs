@@ -63,6 +63,7 @@ async fn encrypted_store_holds_no_plaintext() {
         access: sluice::api::Access::default(),
         precompiled_dir: None,
         store_cache_mib: sluice::server::DEFAULT_STORE_CACHE_MIB,
+        ack: sluice::journal::Ack::Synced,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     assert!(

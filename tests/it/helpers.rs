@@ -87,6 +87,7 @@ impl TestServer {
             access: self.access.clone(),
             precompiled_dir: self.precompiled_dir.clone(),
             store_cache_mib: sluice::server::DEFAULT_STORE_CACHE_MIB,
+            ack: sluice::journal::Ack::Synced,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let running = Server::start(options, listener).await.unwrap_or_else(|e| panic!("start: {e}"));
@@ -245,12 +246,18 @@ pub struct ChildServer {
 
 impl ChildServer {
     pub async fn spawn(pipeline: &Path, data_dir: &Path) -> ChildServer {
+        ChildServer::spawn_with(pipeline, data_dir, &[]).await
+    }
+
+    /// [`ChildServer::spawn`] with more arguments for `sluice run`.
+    pub async fn spawn_with(pipeline: &Path, data_dir: &Path, args: &[&str]) -> ChildServer {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_sluice"))
             .args(["run"])
             .arg(pipeline)
             .args(["--http", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(data_dir)
+            .args(args)
             .env("SLUICE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

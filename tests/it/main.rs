@@ -23,6 +23,7 @@ mod mine;
 mod pipeline_tests;
 mod postgres;
 mod precompiled;
+mod queries;
 mod reload;
 mod sandbox;
 mod seeds;

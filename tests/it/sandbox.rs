@@ -110,6 +110,7 @@ async fn a_guest_that_rejects_its_config_stops_the_start() {
         access: sluice::api::Access::default(),
         precompiled_dir: None,
         store_cache_mib: sluice::server::DEFAULT_STORE_CACHE_MIB,
+        ack: sluice::journal::Ack::Synced,
     };
     let err = sluice::Server::start(options, listener).await.expect_err("bad config must fail the start");
     let message = err.to_string();

@@ -1,18 +1,22 @@
 //! History and pattern queries: `/api/v1/logs` (filters, a time window, or named event ids), seed
 //! 004's `/recent` (same query, its parameter names), `/api/v1/patterns`, `/api/v1/alerts` and
-//! `/api/v1/dead-letters`. Totals go in `X-Total-Count`.
+//! `/api/v1/dead-letters`. Totals go in `X-Total-Count`; a history query examines at most the
+//! newest rows of its window the store allows, and says with `X-Total-Count-Exact: false` when its
+//! total is a lower bound. Queries run on the store's reader pool: when every reader stays busy
+//! the answer is 503 `busy`, and a query past its time limit is stopped with 503 `query_timeout`.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState};
 use crate::event::format_ns;
+use crate::storage::StoreError;
 use crate::storage::query::{LogQuery, canonical_level};
 
 const DEFAULT_LIMIT: u32 = 100;
@@ -129,6 +133,22 @@ pub(super) fn time_ns(name: &str, text: &str) -> Result<i64, ApiError> {
     ))
 }
 
+/// A store failure as the API reports it: a busy pool and a stopped query get codes of their own
+/// (both 503, so clients retry later).
+pub(super) fn store_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Busy { .. } => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", format!("{e}; retry shortly"))
+        }
+        StoreError::TimedOut(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "query_timeout",
+            format!("{e}; narrow the time window or the filters"),
+        ),
+        other => other.into(),
+    }
+}
+
 fn with_total<T: Serialize>(rows: T, total: u64) -> Response {
     let mut response = Json(rows).into_response();
     response.headers_mut().insert(HeaderName::from_static("x-total-count"), HeaderValue::from(total));
@@ -140,8 +160,11 @@ async fn logs(
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = log_query(&params(query)?)?;
-    let (rows, total) = state.store.logs(&q).await?;
-    Ok(with_total(rows, total))
+    let page = state.store.logs(&q).await.map_err(store_error)?;
+    let mut response = with_total(page.rows, page.total);
+    let exact = HeaderValue::from_static(if page.exact { "true" } else { "false" });
+    response.headers_mut().insert(HeaderName::from_static("x-total-count-exact"), exact);
+    Ok(response)
 }
 
 /// `limit` and `offset` of a plain paged listing.
@@ -155,7 +178,7 @@ async fn patterns(
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page(query)?;
-    let (rows, total) = state.store.patterns(limit, offset).await?;
+    let (rows, total) = state.store.patterns(limit, offset).await.map_err(store_error)?;
     Ok(with_total(rows, total))
 }
 
@@ -175,7 +198,7 @@ async fn alerts(
         }
         None => None,
     };
-    let (rows, total) = state.store.alerts(limit, offset, severity).await?;
+    let (rows, total) = state.store.alerts(limit, offset, severity).await.map_err(store_error)?;
     Ok(with_total(rows, total))
 }
 
@@ -184,6 +207,6 @@ async fn dead_letters(
     query: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (limit, offset) = page(query)?;
-    let (rows, total) = state.store.dead_letters(limit, offset).await?;
+    let (rows, total) = state.store.dead_letters(limit, offset).await.map_err(store_error)?;
     Ok(with_total(rows, total))
 }

@@ -1,7 +1,7 @@
 //! Volume over time: `GET /api/v1/timeline` (events per bucket and level, and the busiest sources)
 //! and `GET /api/v1/patterns/volume` (per-pattern counts for sparklines). Both take `since` (an
 //! RFC 3339 time or a span back from now, default `1h` / `24h`) and `buckets` (default 60 / 24);
-//! the window ends with the bucket that holds now.
+//! the window ends with the bucket that holds now. Buckets longer than a minute are whole minutes.
 
 use axum::Json;
 use axum::Router;
@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::query::{parse_levels, parse_list, time_ns};
+use super::query::{parse_levels, parse_list, store_error, time_ns};
 use super::{ApiError, AppState};
 use crate::storage::timeline::{MAX_BUCKETS, MAX_PATTERNS, PatternVolume, Timeline, TimelineFilter, Window};
 
@@ -63,7 +63,7 @@ async fn timeline(
         levels: parse_levels(p.levels.as_deref())?.into_iter().map(str::to_string).collect(),
         source: p.source.clone().filter(|s| !s.is_empty()),
     };
-    Ok(Json(state.store.timeline(window, &filter).await?))
+    Ok(Json(state.store.timeline(window, &filter).await.map_err(store_error)?))
 }
 
 async fn volume(
@@ -75,5 +75,5 @@ async fn volume(
     let mut ids = parse_list("ids", p.ids.as_deref(), MAX_PATTERNS, "patterns")?;
     ids.sort();
     ids.dedup();
-    Ok(Json(state.store.pattern_volume(window, &ids).await?))
+    Ok(Json(state.store.pattern_volume(window, &ids).await.map_err(store_error)?))
 }

@@ -50,10 +50,17 @@ enum Command {
         /// (`<sha256>.cwasm`). A runtime-only build (no `compiler` feature) runs only these.
         #[arg(long, env = "SLUICE_PRECOMPILED_DIR")]
         precompiled: Option<PathBuf>,
-        /// Page cache of each of the store's two connections, in MiB (docs/EDGE.md).
+        /// Page cache of each of the store's reader connections, in MiB; the writer's is 8 times as
+        /// large (docs/EDGE.md).
         #[arg(long, env = "SLUICE_STORE_CACHE_MIB", default_value_t = sluice::server::DEFAULT_STORE_CACHE_MIB,
               value_parser = clap::value_parser!(u32).range(1..=4096))]
         store_cache_mib: u32,
+        /// When an ingest request is acknowledged: `synced` once its events are synced to disk
+        /// (they survive `kill -9` and a power cut); `written` once they are written to the
+        /// journal file, which is synced every 50 ms (they survive `kill -9` of Sluice, not a power
+        /// cut in those 50 ms).
+        #[arg(long, env = "SLUICE_ACK", value_enum, default_value_t = sluice::journal::Ack::Synced)]
+        ack: sluice::journal::Ack,
     },
     /// Validates a pipeline file; errors name the file, line and key.
     Check { pipeline: PathBuf },
@@ -120,6 +127,7 @@ fn main() -> ExitCode {
             trusted_keys_file,
             precompiled,
             store_cache_mib,
+            ack,
         } => {
             let pipeline = match Pipeline::load(&pipeline) {
                 Ok(p) => p,
@@ -150,6 +158,7 @@ fn main() -> ExitCode {
                 access,
                 precompiled_dir: precompiled,
                 store_cache_mib,
+                ack,
             };
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,

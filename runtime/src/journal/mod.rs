@@ -1,7 +1,9 @@
 //! The durable journal: where an acknowledged event lives until every output has it.
 //!
 //! Inputs append a record (one ingest request's events) and are answered only after the record
-//! is on disk (`fdatasync`); appends that arrive together share one sync (group commit). The
+//! is on disk (`fdatasync`); appends that arrive together share one sync (group commit). Under
+//! [`Ack::Written`] they are answered once the record is written to the file (the operating
+//! system has it, so it survives the process being killed) and a timer syncs it soon after. The
 //! topology reads records back in order, and outputs report how far they have durably taken them;
 //! segments wholly below that point are deleted.
 //!
@@ -25,7 +27,20 @@ use serde::{Deserialize, Serialize};
 
 pub use cipher::JournalCipher;
 pub use reader::{Entry, JournalReader, release};
-pub use writer::{Appender, JournalWriter};
+pub use writer::{Appender, JournalWriter, SYNC_EVERY};
+
+/// When an append is acknowledged, and so what an acknowledgement survives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Ack {
+    /// Once the record is synced to disk (`fdatasync`, shared by concurrent appends): survives
+    /// `kill -9` and a power cut.
+    #[default]
+    Synced,
+    /// Once the record is written to the journal file; it is synced within [`SYNC_EVERY`].
+    /// Survives `kill -9` of Sluice (the kernel holds the data), not a power cut or a kernel
+    /// crash in that window.
+    Written,
+}
 
 /// One event as journaled: what the input received, before any processing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,18 +80,36 @@ impl JournalError {
     }
 }
 
-/// Encodes one record (header and payload) ready to append.
+/// Encodes one record (header and payload) ready to append. Without a cipher the payload is
+/// serialized once, straight into the record's one allocation, sized up front.
 fn encode_record(events: &[JournalEvent], cipher: Option<&JournalCipher>) -> Vec<u8> {
+    let estimate = segment::HEADER
+        + events
+            .iter()
+            .map(|e| {
+                // Strings, their length prefixes and the integers, generously.
+                e.id.len()
+                    + e.input.len()
+                    + e.raw.len()
+                    + e.topic.as_ref().map_or(0, String::len)
+                    + e.session_id.as_ref().map_or(0, String::len)
+                    + e.rejected.as_ref().map_or(0, String::len)
+                    + 48
+            })
+            .sum::<usize>();
+    let mut record = Vec::with_capacity(estimate);
+    record.resize(segment::HEADER, 0);
     // Serializing owned strings and integers into a growable Vec cannot fail.
-    let payload = postcard::to_allocvec(events).expect("postcard into a Vec is infallible");
-    let payload = match cipher {
-        Some(cipher) => cipher.seal(&payload),
-        None => payload,
-    };
-    let mut record = Vec::with_capacity(segment::HEADER + payload.len());
-    record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-    record.extend_from_slice(&payload);
+    let mut record = postcard::to_extend(events, record).expect("postcard into a Vec is infallible");
+    if let Some(cipher) = cipher {
+        let sealed = cipher.seal(&record[segment::HEADER..]);
+        record.truncate(segment::HEADER);
+        record.extend_from_slice(&sealed);
+    }
+    let payload_len = record.len() - segment::HEADER;
+    let crc = crc32fast::hash(&record[segment::HEADER..]);
+    record[..4].copy_from_slice(&(payload_len as u32).to_le_bytes());
+    record[4..8].copy_from_slice(&crc.to_le_bytes());
     record
 }
 

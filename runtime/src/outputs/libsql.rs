@@ -2,7 +2,9 @@
 //! succeeds, and then reports the committed offset.
 //!
 //! It runs on its own thread (with a small single-threaded runtime for libSQL's async API)
-//! because SQLite work is blocking; it must never run on the request-serving runtime.
+//! because SQLite work is blocking; it must never run on the request-serving runtime. A second
+//! thread ahead of it, `store-encode`, turns each batch's events into statement parameters, so the
+//! writer (which cannot be split: one transaction after another) only runs statements.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,13 +14,26 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Batch, Offsets};
 use crate::event::now_ns;
-use crate::storage::Store;
+use crate::storage::{EncodedRows, Store};
 use crate::telemetry::{Metrics, OutputLabel, Totals};
+
+/// Encoded batches waiting for the writer.
+const ENCODED_QUEUE: usize = 4;
+/// Most batches committed in one transaction.
+const MAX_GROUP: usize = 16;
 
 /// The running store output.
 #[derive(Debug)]
 pub struct StoreOutput {
+    encoder: std::thread::JoinHandle<()>,
     thread: std::thread::JoinHandle<()>,
+}
+
+/// A batch and its `logs` rows, encoded ahead of the writer.
+#[derive(Debug)]
+struct Encoded {
+    batch: Arc<Batch>,
+    rows: Option<EncodedRows>,
 }
 
 /// What the store output needs.
@@ -36,9 +51,18 @@ impl StoreOutput {
     /// committed offset in `offsets`.
     pub fn spawn(
         config: StoreOutputConfig,
-        batches: mpsc::Receiver<Arc<Batch>>,
+        mut batches: mpsc::Receiver<Arc<Batch>>,
         committed: Offsets,
     ) -> std::io::Result<StoreOutput> {
+        let (tx, encoded) = tokio::sync::mpsc::channel::<Encoded>(ENCODED_QUEUE);
+        let encoder = std::thread::Builder::new().name("store-encode".into()).spawn(move || {
+            while let Some(batch) = batches.blocking_recv() {
+                let rows = batch.store_events.then(|| EncodedRows::encode(&batch.events));
+                if tx.blocking_send(Encoded { batch, rows }).is_err() {
+                    return;
+                }
+            }
+        })?;
         let thread = std::thread::Builder::new().name("store-output".into()).spawn(move || {
             let rt = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
                 Ok(rt) => rt,
@@ -47,19 +71,22 @@ impl StoreOutput {
                     return;
                 }
             };
-            rt.block_on(run(config, batches, committed));
+            rt.block_on(run(config, encoded, committed));
         })?;
-        Ok(StoreOutput { thread })
+        Ok(StoreOutput { encoder, thread })
     }
 
     pub fn join(self) {
+        if self.encoder.join().is_err() {
+            tracing::error!("store encoder thread panicked");
+        }
         if self.thread.join().is_err() {
             tracing::error!("store output thread panicked");
         }
     }
 }
 
-async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>, committed: Offsets) {
+async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Encoded>, committed: Offsets) {
     let label = OutputLabel { output: config.name.clone() };
     let mut writer = loop {
         match config.store.writer().await {
@@ -72,21 +99,34 @@ async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>,
             }
         }
     };
-    while let Some(batch) = batches.recv().await {
+    let mut group: Vec<(Arc<Batch>, Option<EncodedRows>)> = Vec::new();
+    while let Some(first) = batches.recv().await {
+        // Whatever else is already waiting joins the same transaction.
+        group.push((first.batch, first.rows));
+        while group.len() < MAX_GROUP {
+            match batches.try_recv() {
+                Ok(next) => group.push((next.batch, next.rows)),
+                Err(_) => break,
+            }
+        }
         let mut backoff = Duration::from_millis(50);
         loop {
-            match writer.write(&batch, batch.store_events).await {
+            match writer.write(&mut group).await {
                 Ok(applied) => {
-                    if applied {
-                        record(&config, &label, &batch);
+                    for ((batch, _), applied) in group.iter().zip(applied) {
+                        if applied {
+                            record(&config, &label, batch);
+                        }
                     }
-                    committed.commit(&config.name, batch.end_offset);
+                    if let Some((last, _)) = group.last() {
+                        committed.commit(&config.name, last.end_offset);
+                    }
                     break;
                 }
                 Err(e) => {
                     config.metrics.output_errors.get_or_create(&label).inc();
                     committed.fail(&config.name, e.to_string());
-                    tracing::error!(error = %e, retry_in = ?backoff, "store write failed; the batch stays in the journal and is retried");
+                    tracing::error!(error = %e, retry_in = ?backoff, "store write failed; the batches stay in the journal and are retried");
                     if sleep_or_abort(&config.abort, backoff).await {
                         return;
                     }
@@ -94,6 +134,7 @@ async fn run(config: StoreOutputConfig, mut batches: mpsc::Receiver<Arc<Batch>>,
                 }
             }
         }
+        group.clear();
     }
 }
 

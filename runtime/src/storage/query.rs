@@ -1,6 +1,12 @@
-//! Read queries for the API: history with filters and totals, patterns, dead letters.
+//! Read queries for the API: history with filters and totals, patterns, dead letters. Each runs
+//! on the reader pool ([`super::readers`]) under its time limit.
+//!
+//! A history query without named ids looks at no more than the newest
+//! [`QueryLimits::scan_rows`](super::QueryLimits) rows of its time window (by the timestamp
+//! index), so a text filter never scans millions of rows: its page and total then come from
+//! those rows only, and the total is a lower bound ([`LogPage::exact`] is false).
 
-use libsql::{Row, Value};
+use libsql::{Connection, Row, Value};
 use serde::Serialize;
 
 use super::{Store, StoreError};
@@ -25,6 +31,16 @@ pub struct LogQuery {
 
 /// Largest page a query may ask for.
 pub const MAX_LIMIT: u32 = 1000;
+
+/// A page of history and the number of events matching.
+#[derive(Debug)]
+pub struct LogPage {
+    pub rows: Vec<LogRow>,
+    pub total: u64,
+    /// False when the window held more rows than a query examines: `total` then counts the
+    /// matches among the newest rows examined, a lower bound, and pages end there.
+    pub exact: bool,
+}
 
 /// One stored event, as the API returns it.
 #[derive(Debug, Serialize)]
@@ -129,84 +145,15 @@ fn json(text: Option<String>) -> serde_json::Value {
 }
 
 impl Store {
-    /// A page of events, newest first, and the total number matching the filters.
-    pub async fn logs(&self, q: &LogQuery) -> Result<(Vec<LogRow>, u64), StoreError> {
-        let mut clauses = Vec::new();
-        let mut params: Vec<Value> = Vec::new();
-        if !q.levels.is_empty() {
-            clauses.push(format!("level IN ({})", bind_list(&mut params, &q.levels)));
-        }
-        if let Some(source) = &q.source {
-            params.push(Value::Text(source.clone()));
-            clauses.push(format!("subsystem = ?{}", params.len()));
-        }
-        if let Some(since) = &q.since {
-            params.push(Value::Text(since.clone()));
-            clauses.push(format!("timestamp >= ?{}", params.len()));
-        }
-        if let Some(until) = &q.until {
-            params.push(Value::Text(until.clone()));
-            clauses.push(format!("timestamp < ?{}", params.len()));
-        }
-        if !q.ids.is_empty() {
-            clauses.push(format!("event_id IN ({})", bind_list(&mut params, &q.ids)));
-        }
-        if let Some(text) = &q.text {
-            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            params.push(Value::Text(format!("%{escaped}%")));
-            clauses.push(format!("message LIKE ?{} ESCAPE '\\'", params.len()));
-        }
-        let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
-
-        let mut rows = self.reader.query(&format!("SELECT count(*) FROM logs {filter}"), params.clone()).await?;
-        let total = match rows.next().await? {
-            Some(row) => row.get::<i64>(0)? as u64,
-            None => 0,
-        };
-        drop(rows);
-
-        let limit = q.limit.min(MAX_LIMIT);
-        let sql = format!(
-            "SELECT id, event_id, timestamp, received_at, level, subsystem, module, function_name, file_path,
-                    line_number, topic, message, user_uuid, session_id, trace_id, extra, pattern_id, insight, input
-             FROM logs {filter} ORDER BY timestamp DESC, id DESC LIMIT {limit} OFFSET {}",
-            q.offset
-        );
-        let mut rows = self.reader.query(&sql, params).await?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await? {
-            out.push(log_row(&row)?);
-        }
-        Ok((out, total))
+    /// A page of events, newest first, and the number matching the filters (see [`LogPage`]).
+    pub async fn logs(&self, q: &LogQuery) -> Result<LogPage, StoreError> {
+        let (q, scan_rows) = (q.clone(), self.query_limits().scan_rows);
+        self.readers.run(move |conn| async move { logs(&conn, &q, scan_rows).await }).await
     }
 
     /// Patterns by count, most frequent first.
     pub async fn patterns(&self, limit: u32, offset: u32) -> Result<(Vec<PatternRow>, u64), StoreError> {
-        let total = self.count("SELECT count(*) FROM patterns").await?;
-        let sql = format!(
-            "SELECT pattern_id, pattern, count, level, source, first_seen, last_seen, metadata, samples,
-                    insight, insight_at
-             FROM patterns ORDER BY count DESC, pattern_id LIMIT {} OFFSET {offset}",
-            limit.min(MAX_LIMIT)
-        );
-        let mut rows = self.reader.query(&sql, ()).await?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await? {
-            out.push(PatternRow {
-                pattern_id: row.get(0)?,
-                pattern: row.get(1)?,
-                count: row.get(2)?,
-                level: row.get(3)?,
-                source: row.get(4)?,
-                first_seen: row.get(5)?,
-                last_seen: row.get(6)?,
-                metadata: json(row.get(7)?),
-                samples: json(row.get(8)?),
-                insight: json(row.get(9)?),
-                insight_at: row.get(10)?,
-            });
-        }
-        Ok((out, total))
+        self.readers.run(move |conn| async move { patterns(&conn, limit, offset).await }).await
     }
 
     /// Alerts, newest first; only those of `severity` when given.
@@ -216,76 +163,194 @@ impl Store {
         offset: u32,
         severity: Option<&str>,
     ) -> Result<(Vec<AlertRow>, u64), StoreError> {
-        let (filter, params): (&str, Vec<libsql::Value>) = match severity {
-            Some(s) => ("WHERE severity = ?1", vec![libsql::Value::Text(s.to_string())]),
-            None => ("", Vec::new()),
-        };
-        let mut rows = self.reader.query(&format!("SELECT count(*) FROM alerts {filter}"), params.clone()).await?;
-        let total = match rows.next().await? {
-            Some(row) => row.get::<i64>(0)? as u64,
-            None => 0,
-        };
-        drop(rows);
-        let sql = format!(
-            "SELECT id, stage, rule, kind, severity, title, message, alert_key, source, pattern_id, fired_at,
-                    event_ids, body
-             FROM alerts {filter} ORDER BY fired_at DESC, id LIMIT {} OFFSET {offset}",
-            limit.min(MAX_LIMIT)
-        );
-        let mut rows = self.reader.query(&sql, params).await?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await? {
-            out.push(AlertRow {
-                id: row.get(0)?,
-                stage: row.get(1)?,
-                rule: row.get(2)?,
-                kind: row.get(3)?,
-                severity: row.get(4)?,
-                title: row.get(5)?,
-                message: row.get(6)?,
-                key: row.get(7)?,
-                source: row.get(8)?,
-                pattern_id: row.get(9)?,
-                fired_at: row.get(10)?,
-                event_ids: json(row.get(11)?),
-                alert: json(row.get(12)?),
-            });
-        }
-        Ok((out, total))
+        let severity = severity.map(str::to_string);
+        self.readers.run(move |conn| async move { alerts(&conn, limit, offset, severity).await }).await
     }
 
     /// Dead letters, newest first.
     pub async fn dead_letters(&self, limit: u32, offset: u32) -> Result<(Vec<DeadLetterRow>, u64), StoreError> {
-        let total = self.count("SELECT count(*) FROM dead_letters").await?;
-        let sql = format!(
-            "SELECT id, event_id, stage, guest, guest_version, reason, event, failed_at
-             FROM dead_letters ORDER BY id DESC LIMIT {} OFFSET {offset}",
-            limit.min(MAX_LIMIT)
-        );
-        let mut rows = self.reader.query(&sql, ()).await?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().await? {
-            out.push(DeadLetterRow {
-                id: row.get(0)?,
-                event_id: row.get(1)?,
-                stage: row.get(2)?,
-                guest: row.get(3)?,
-                guest_version: row.get(4)?,
-                reason: row.get(5)?,
-                event: json(row.get(6)?),
-                failed_at: row.get(7)?,
-            });
-        }
-        Ok((out, total))
+        self.readers.run(move |conn| async move { dead_letters(&conn, limit, offset).await }).await
     }
+}
 
-    async fn count(&self, sql: &str) -> Result<u64, StoreError> {
-        let mut rows = self.reader.query(sql, ()).await?;
-        Ok(match rows.next().await? {
-            Some(row) => row.get::<i64>(0)? as u64,
-            None => 0,
-        })
+/// [`Store::patterns`] on a reader.
+async fn patterns(conn: &Connection, limit: u32, offset: u32) -> Result<(Vec<PatternRow>, u64), StoreError> {
+    let total = count(conn, "SELECT count(*) FROM patterns").await?;
+    let sql = format!(
+        "SELECT pattern_id, pattern, count, level, source, first_seen, last_seen, metadata, samples,
+                insight, insight_at
+         FROM patterns ORDER BY count DESC, pattern_id LIMIT {} OFFSET {offset}",
+        limit.min(MAX_LIMIT)
+    );
+    let mut rows = conn.query(&sql, ()).await?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await? {
+        out.push(PatternRow {
+            pattern_id: row.get(0)?,
+            pattern: row.get(1)?,
+            count: row.get(2)?,
+            level: row.get(3)?,
+            source: row.get(4)?,
+            first_seen: row.get(5)?,
+            last_seen: row.get(6)?,
+            metadata: json(row.get(7)?),
+            samples: json(row.get(8)?),
+            insight: json(row.get(9)?),
+            insight_at: row.get(10)?,
+        });
     }
+    Ok((out, total))
+}
+
+/// [`Store::alerts`] on a reader.
+async fn alerts(
+    conn: &Connection,
+    limit: u32,
+    offset: u32,
+    severity: Option<String>,
+) -> Result<(Vec<AlertRow>, u64), StoreError> {
+    let (filter, params): (&str, Vec<libsql::Value>) = match severity {
+        Some(s) => ("WHERE severity = ?1", vec![libsql::Value::Text(s)]),
+        None => ("", Vec::new()),
+    };
+    let mut rows = conn.query(&format!("SELECT count(*) FROM alerts {filter}"), params.clone()).await?;
+    let total = match rows.next().await? {
+        Some(row) => row.get::<i64>(0)? as u64,
+        None => 0,
+    };
+    drop(rows);
+    let sql = format!(
+        "SELECT id, stage, rule, kind, severity, title, message, alert_key, source, pattern_id, fired_at,
+                event_ids, body
+         FROM alerts {filter} ORDER BY fired_at DESC, id LIMIT {} OFFSET {offset}",
+        limit.min(MAX_LIMIT)
+    );
+    let mut rows = conn.query(&sql, params).await?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await? {
+        out.push(AlertRow {
+            id: row.get(0)?,
+            stage: row.get(1)?,
+            rule: row.get(2)?,
+            kind: row.get(3)?,
+            severity: row.get(4)?,
+            title: row.get(5)?,
+            message: row.get(6)?,
+            key: row.get(7)?,
+            source: row.get(8)?,
+            pattern_id: row.get(9)?,
+            fired_at: row.get(10)?,
+            event_ids: json(row.get(11)?),
+            alert: json(row.get(12)?),
+        });
+    }
+    Ok((out, total))
+}
+
+/// [`Store::dead_letters`] on a reader.
+async fn dead_letters(conn: &Connection, limit: u32, offset: u32) -> Result<(Vec<DeadLetterRow>, u64), StoreError> {
+    let total = count(conn, "SELECT count(*) FROM dead_letters").await?;
+    let sql = format!(
+        "SELECT id, event_id, stage, guest, guest_version, reason, event, failed_at
+         FROM dead_letters ORDER BY id DESC LIMIT {} OFFSET {offset}",
+        limit.min(MAX_LIMIT)
+    );
+    let mut rows = conn.query(&sql, ()).await?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await? {
+        out.push(DeadLetterRow {
+            id: row.get(0)?,
+            event_id: row.get(1)?,
+            stage: row.get(2)?,
+            guest: row.get(3)?,
+            guest_version: row.get(4)?,
+            reason: row.get(5)?,
+            event: json(row.get(6)?),
+            failed_at: row.get(7)?,
+        });
+    }
+    Ok((out, total))
+}
+
+async fn count(conn: &Connection, sql: &str) -> Result<u64, StoreError> {
+    let mut rows = conn.query(sql, ()).await?;
+    Ok(match rows.next().await? {
+        Some(row) => row.get::<i64>(0)? as u64,
+        None => 0,
+    })
+}
+
+/// [`Store::logs`] on a reader.
+async fn logs(conn: &Connection, q: &LogQuery, scan_rows: u64) -> Result<LogPage, StoreError> {
+    let mut clauses = Vec::new();
+    let mut params: Vec<Value> = Vec::new();
+    if let Some(since) = &q.since {
+        params.push(Value::Text(since.clone()));
+        clauses.push(format!("timestamp >= ?{}", params.len()));
+    }
+    if let Some(until) = &q.until {
+        params.push(Value::Text(until.clone()));
+        clauses.push(format!("timestamp < ?{}", params.len()));
+    }
+    let mut exact = true;
+    if q.ids.is_empty() {
+        // The timestamp of the newest `scan_rows`-th row in the window, by the index alone; a
+        // second row past it means the window holds more than the query may examine.
+        let window = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+        let sql = format!(
+            "SELECT timestamp FROM logs {window} ORDER BY timestamp DESC LIMIT 2 OFFSET {}",
+            scan_rows.max(1) - 1
+        );
+        let mut rows = conn.query(&sql, params.clone()).await?;
+        let boundary = match rows.next().await? {
+            Some(row) => Some(row.get::<String>(0)?),
+            None => None,
+        };
+        let more = rows.next().await?.is_some();
+        drop(rows);
+        if let (Some(boundary), true) = (boundary, more) {
+            params.push(Value::Text(boundary));
+            clauses.push(format!("timestamp >= ?{}", params.len()));
+            exact = false;
+        }
+    }
+    if !q.levels.is_empty() {
+        clauses.push(format!("level IN ({})", bind_list(&mut params, &q.levels)));
+    }
+    if let Some(source) = &q.source {
+        params.push(Value::Text(source.clone()));
+        clauses.push(format!("subsystem = ?{}", params.len()));
+    }
+    if !q.ids.is_empty() {
+        clauses.push(format!("event_id IN ({})", bind_list(&mut params, &q.ids)));
+    }
+    if let Some(text) = &q.text {
+        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        params.push(Value::Text(format!("%{escaped}%")));
+        clauses.push(format!("message LIKE ?{} ESCAPE '\\'", params.len()));
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!("WHERE {}", clauses.join(" AND ")) };
+
+    let mut rows = conn.query(&format!("SELECT count(*) FROM logs {filter}"), params.clone()).await?;
+    let total = match rows.next().await? {
+        Some(row) => row.get::<i64>(0)? as u64,
+        None => 0,
+    };
+    drop(rows);
+
+    let limit = q.limit.min(MAX_LIMIT);
+    let sql = format!(
+        "SELECT id, event_id, timestamp, received_at, level, subsystem, module, function_name, file_path,
+                line_number, topic, message, user_uuid, session_id, trace_id, extra, pattern_id, insight, input
+         FROM logs {filter} ORDER BY timestamp DESC, id DESC LIMIT {limit} OFFSET {}",
+        q.offset
+    );
+    let mut rows = conn.query(&sql, params).await?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await? {
+        out.push(log_row(&row)?);
+    }
+    Ok(LogPage { rows: out, total, exact })
 }
 
 fn log_row(row: &Row) -> Result<LogRow, StoreError> {

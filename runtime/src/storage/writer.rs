@@ -1,10 +1,13 @@
 //! The store's single writer: one transaction per batch, carrying the journal offset with it.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use libsql::params::Params;
 use libsql::{Connection, Statement, Value};
 
 use super::StoreError;
+use super::checkpoint::Checkpointer;
 use crate::event::{Event, format_ns};
 use crate::outputs::Batch;
 
@@ -39,6 +42,8 @@ const MAX_SAMPLES: usize = 5;
 pub struct StoreWriter {
     conn: Connection,
     full_insert: Option<Statement>,
+    /// Copies what this writer commits into the database file, on its own thread.
+    _checkpointer: Checkpointer,
 }
 
 impl std::fmt::Debug for StoreWriter {
@@ -48,16 +53,23 @@ impl std::fmt::Debug for StoreWriter {
 }
 
 impl StoreWriter {
-    pub(super) fn new(conn: Connection) -> Self {
-        StoreWriter { conn, full_insert: None }
+    pub(super) fn new(conn: Connection, checkpointer: Checkpointer) -> Self {
+        StoreWriter { conn, full_insert: None, _checkpointer: checkpointer }
     }
 
-    /// Commits a batch: its events (when `store_events`), pattern counts, dead letters, state
-    /// writes and the journal offset, all or nothing. A batch at or below the committed offset was
-    /// stored before a crash and is skipped whole; returns whether it was applied.
-    pub async fn write(&mut self, batch: &Batch, store_events: bool) -> Result<bool, StoreError> {
+    /// Commits a group of consecutive batches in one transaction: each one's events (when it
+    /// stores events), pattern counts, dead letters, state writes and signals, and the journal
+    /// offset the last of them ends at, all or nothing. A batch at or below the committed offset
+    /// was stored before a crash and is skipped whole. Returns, per batch, whether it was applied.
+    ///
+    /// One transaction (and one sync) per group rather than per batch is what keeps small
+    /// batches (one event per request, a quiet broker) from costing a sync each.
+    ///
+    /// A batch's `rows`, when given, are its `logs` rows already encoded ([`EncodedRows::encode`],
+    /// on another thread); they are used up by this call, and a retry encodes them again.
+    pub async fn write(&mut self, group: &mut [(Arc<Batch>, Option<EncodedRows>)]) -> Result<Vec<bool>, StoreError> {
         self.conn.execute("BEGIN IMMEDIATE", ()).await?;
-        match self.write_in_transaction(batch, store_events).await {
+        match self.write_in_transaction(group).await {
             Ok(applied) => {
                 self.conn.execute("COMMIT", ()).await?;
                 Ok(applied)
@@ -69,18 +81,46 @@ impl StoreWriter {
         }
     }
 
-    async fn write_in_transaction(&mut self, batch: &Batch, store_events: bool) -> Result<bool, StoreError> {
-        let mut rows = self.conn.query("SELECT value FROM meta WHERE key = 'journal_offset'", ()).await?;
-        let committed: u64 = match rows.next().await? {
+    async fn write_in_transaction(
+        &mut self,
+        group: &mut [(Arc<Batch>, Option<EncodedRows>)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut offset = self.conn.query("SELECT value FROM meta WHERE key = 'journal_offset'", ()).await?;
+        let committed: u64 = match offset.next().await? {
             Some(row) => row.get::<String>(0)?.parse().unwrap_or(0),
             None => 0,
         };
-        drop(rows);
-        if batch.already_held(committed) {
-            return Ok(false);
+        drop(offset);
+        let mut applied = Vec::with_capacity(group.len());
+        let mut end = None;
+        for (batch, rows) in group.iter_mut() {
+            if batch.already_held(committed) {
+                applied.push(false);
+                continue;
+            }
+            self.write_batch(batch, rows.take()).await?;
+            // A tick is not from the journal: the offset stays where the last batch left it.
+            if !batch.tick {
+                end = Some(batch.end_offset);
+            }
+            applied.push(true);
         }
-        if store_events {
-            self.insert_logs(&batch.events).await?;
+        if let Some(end) = end {
+            self.conn
+                .execute(
+                    "INSERT INTO meta (key, value) VALUES ('journal_offset', ?1)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [end.to_string()],
+                )
+                .await?;
+        }
+        Ok(applied)
+    }
+
+    async fn write_batch(&mut self, batch: &Batch, rows: Option<EncodedRows>) -> Result<(), StoreError> {
+        if batch.store_events {
+            let rows = rows.unwrap_or_else(|| EncodedRows::encode(&batch.events));
+            self.insert_logs(rows).await?;
             self.upsert_patterns(&batch.events).await?;
         }
         self.insert_dead_letters(batch).await?;
@@ -106,33 +146,22 @@ impl StoreWriter {
                 }
             }
         }
-        // A tick is not from the journal: the offset stays where the last batch left it.
-        if !batch.tick {
-            self.conn
-                .execute(
-                    "INSERT INTO meta (key, value) VALUES ('journal_offset', ?1)
-                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                    [batch.end_offset.to_string()],
-                )
-                .await?;
-        }
-        Ok(true)
+        Ok(())
     }
 
-    async fn insert_logs(&mut self, events: &[Event]) -> Result<(), StoreError> {
-        for chunk in events.chunks(ROWS_PER_INSERT) {
-            let params: Vec<Value> = chunk.iter().flat_map(log_row).collect();
-            if chunk.len() == ROWS_PER_INSERT {
+    async fn insert_logs(&mut self, rows: EncodedRows) -> Result<(), StoreError> {
+        for (params, n) in rows.chunks {
+            if n == ROWS_PER_INSERT {
                 if self.full_insert.is_none() {
                     self.full_insert = Some(self.conn.prepare(&insert_sql(ROWS_PER_INSERT)).await?);
                 }
                 if let Some(stmt) = &self.full_insert {
-                    let result = stmt.execute(params).await;
+                    let result = stmt.execute(Params::Positional(params)).await;
                     stmt.reset();
                     result?;
                 }
             } else {
-                self.conn.execute(&insert_sql(chunk.len()), params).await?;
+                self.conn.execute(&insert_sql(n), Params::Positional(params)).await?;
             }
         }
         Ok(())
@@ -150,7 +179,7 @@ impl StoreWriter {
                 first_ns: event.timestamp_ns,
                 last_ns: event.timestamp_ns,
                 samples: Vec::new(),
-                metadata: String::new(),
+                metadata: None,
             });
             delta.template = &pattern.template;
             delta.count += 1;
@@ -162,12 +191,13 @@ impl StoreWriter {
                 delta.samples.push(event.stored_message());
             }
             if !event.attributes.is_empty() {
-                delta.metadata = event.attributes_json();
+                delta.metadata = Some(event);
             }
         }
         for (id, d) in patterns {
             let samples = serde_json::to_string(&d.samples).unwrap_or_else(|_| "[]".into());
-            let metadata = if d.metadata.is_empty() { "{}".to_string() } else { d.metadata };
+            // Only the last event's attributes are kept, so only they are encoded.
+            let metadata = d.metadata.map_or_else(|| "{}".to_string(), Event::attributes_json);
             self.conn
                 .execute(
                     "INSERT INTO patterns (pattern_id, pattern, count, level, source, first_seen, last_seen, metadata, samples)
@@ -234,7 +264,33 @@ struct PatternDelta<'a> {
     first_ns: i64,
     last_ns: i64,
     samples: Vec<&'a str>,
-    metadata: String,
+    /// The last event of the pattern that has attributes: they become the pattern's metadata.
+    metadata: Option<&'a Event>,
+}
+
+/// A batch's `logs` rows as statement parameters, in chunks of up to [`ROWS_PER_INSERT`] rows:
+/// the formatting and copying a row needs, done before the writer's turn so that the writer's
+/// thread (the one step of the pipeline that cannot run in parallel) only executes statements.
+#[derive(Debug, Default)]
+pub struct EncodedRows {
+    /// Each chunk's parameters and its number of rows.
+    chunks: Vec<(Vec<Value>, usize)>,
+}
+
+impl EncodedRows {
+    pub fn encode(events: &[Event]) -> Self {
+        let chunks = events
+            .chunks(ROWS_PER_INSERT)
+            .map(|chunk| {
+                let mut params = Vec::with_capacity(chunk.len() * LOG_COLUMNS.len());
+                for event in chunk {
+                    params.extend(log_row(event));
+                }
+                (params, chunk.len())
+            })
+            .collect();
+        EncodedRows { chunks }
+    }
 }
 
 fn insert_sql(rows: usize) -> String {

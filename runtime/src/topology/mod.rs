@@ -1,9 +1,9 @@
 //! The running pipeline and every change to it.
 //!
 //! ```text
-//!  journal ──read──▶ processor thread ──Arc<Batch>──▶ store output thread ──▶ libSQL
-//!   (durable)        stages in order       │                 │ committed offset
-//!                    ▲ control messages    └──▶ tail hub ──▶ websocket clients
+//!  journal ──read──▶ processor ──batch──▶ chain: a thread per stage ──Arc<Batch>──▶ store output ──▶ libSQL
+//!   (durable)        thread                  (in order, bounded)   │                 │ committed offset
+//!                    ▲ control messages      ◀── in-band changes   └──▶ tail hub ──▶ websocket clients
 //!                    │ (between batches)
 //!  Topology: start = apply(first pipeline); reload = apply(new pipeline);
 //!            activate / rollback / canary = one stage's version
@@ -15,6 +15,7 @@
 //! processor to install it between two batches. Start-up goes through the same path. If anything
 //! fails, the running topology stays as it was and the error is returned.
 
+mod chain;
 mod inputs;
 mod lifecycle;
 pub mod live;

@@ -1,10 +1,13 @@
-//! The processor thread: reads durable journal records in order, runs each batch through the
-//! stages, and hands the result to the outputs. Between two batches, and only there, it applies
-//! control messages: a new topology, a guest version swap, a canary starting or stopping. So every
-//! event is processed by exactly one configuration, and none is processed twice.
+//! The processor thread: reads durable journal records in order, cuts them into batches and
+//! sends each into the [`Chain`] of stage threads, whose last thread hands the result to the
+//! outputs. Control messages (a new topology, a guest version swap, a canary starting or
+//! stopping) are applied between two batches: a change to one stage travels down the chain in
+//! order with the batches, and a new topology first drains the chain. So every batch is
+//! processed by exactly one configuration, and no event is processed twice.
 //!
-//! Guests run synchronously here (Wasm calls are CPU-bound and must not stall the request-serving
-//! runtime); the bounded channel to the store output pushes back when the store is slower.
+//! Guests run on the chain's own threads (Wasm calls are CPU-bound and must not stall the
+//! request-serving runtime); the bounded queues between them, and to the store output, push back
+//! when a later step is slower.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::chain::{Chain, Change, Outlet, Stopped, Work};
 use crate::config::StageConfig;
 use crate::event::{DeadLetter, Event, now_ns};
 use crate::journal::{JournalError, JournalEvent, JournalReader};
@@ -80,10 +84,14 @@ pub struct Processor {
 }
 
 struct Running {
-    stages: Vec<Stage>,
+    /// The stages on their threads; `None` until a topology is installed, or once the chain
+    /// has stopped.
+    chain: Option<Chain>,
     settings: Settings,
     /// Whether a topology has been installed; until then nothing is read from the journal.
     installed: bool,
+    /// An output (and so the chain) has stopped: processing stops.
+    stopped: bool,
     /// Offsets some output committed up to when processing started: batches end at each, so
     /// no batch is partly behind an output (which skips whole batches it already has).
     barriers: BTreeSet<u64>,
@@ -91,17 +99,33 @@ struct Running {
 
 impl Processor {
     pub fn run(mut self) {
-        let mut running =
-            Running { stages: Vec::new(), settings: Settings::default(), installed: false, barriers: BTreeSet::new() };
+        let mut running = Running {
+            chain: None,
+            settings: Settings::default(),
+            installed: false,
+            stopped: false,
+            barriers: BTreeSet::new(),
+        };
+        self.process(&mut running);
+        if let Some(chain) = running.chain.take() {
+            chain.finish();
+        }
+        tracing::debug!(position = self.reader.position(), "processor drained the journal");
+    }
+
+    fn process(&mut self, running: &mut Running) {
         while !running.installed {
             match self.control.blocking_recv() {
-                Some(message) => handle(&mut running, message, &self.metrics),
+                Some(message) => self.handle(running, message),
                 None => return,
+            }
+            if running.stopped {
+                return;
             }
         }
         // Every output says where it stands before anything is read; the slowest sets the start.
         let store_start = self.reader.position();
-        let Some(starts) = self.wait_ready(&mut running) else { return };
+        let Some(starts) = self.wait_ready(running) else { return };
         let start = starts.iter().copied().chain([store_start]).min().unwrap_or(store_start);
         let start = match self.reader.first_offset() {
             Ok(Some(first)) if first > start => {
@@ -128,9 +152,9 @@ impl Processor {
         let mut last_call = Instant::now();
         loop {
             while let Ok(message) = self.control.try_recv() {
-                handle(&mut running, message, &self.metrics);
+                self.handle(running, message);
             }
-            if self.wait_ready(&mut running).is_none() {
+            if running.stopped || self.wait_ready(running).is_none() {
                 break;
             }
             let position = self.reader.position();
@@ -158,12 +182,13 @@ impl Processor {
                 match woke {
                     Woke::Journal(Ok(false)) => writer_closed = true,
                     Woke::Journal(_) => {}
-                    Woke::Control(Some(message)) => handle(&mut running, message, &self.metrics),
+                    Woke::Control(Some(message)) => self.handle(running, message),
                     Woke::Control(None) => control_open = false,
                 }
-                if last_call.elapsed() >= TICK_EVERY && !running.stages.is_empty() {
+                let has_stages = running.chain.as_ref().is_some_and(|c| !c.names().is_empty());
+                if last_call.elapsed() >= TICK_EVERY && has_stages {
                     last_call = Instant::now();
-                    if !self.tick(&mut running) {
+                    if send(running, Work::tick(self.reader.position())).is_err() {
                         break;
                     }
                 }
@@ -180,69 +205,10 @@ impl Processor {
                     }
                 }
             }
-            for stage in &mut running.stages {
-                events = stage.process(events, &mut dead_letters);
-            }
-            let state = running.stages.iter().flat_map(|s| s.state().take_writes()).collect();
-            let signals = running.stages.iter().flat_map(|s| s.state().take_signals()).collect();
-            let batch = Arc::new(Batch {
-                end_offset,
-                events,
-                dead_letters,
-                state,
-                signals,
-                store_events: running.settings.store_events,
-                tick: false,
-            });
-            if !self.hand_on(&running, batch) {
+            if send(running, Work::batch(end_offset, events, dead_letters)).is_err() {
                 break;
             }
         }
-        tracing::debug!(position = self.reader.position(), "processor drained the journal");
-    }
-
-    /// Gives every stage an empty call; hands on what they wrote or signalled, if anything.
-    /// Returns `false` when an output has stopped.
-    fn tick(&mut self, running: &mut Running) -> bool {
-        let mut dead_letters = Vec::new();
-        for stage in &mut running.stages {
-            stage.tick(&mut dead_letters);
-        }
-        let state: Vec<_> = running.stages.iter().flat_map(|s| s.state().take_writes()).collect();
-        let signals: Vec<_> = running.stages.iter().flat_map(|s| s.state().take_signals()).collect();
-        if state.is_empty() && signals.is_empty() {
-            return true;
-        }
-        let batch = Arc::new(Batch {
-            end_offset: self.reader.position(),
-            events: Vec::new(),
-            dead_letters,
-            state,
-            signals,
-            store_events: running.settings.store_events,
-            tick: true,
-        });
-        self.hand_on(running, batch)
-    }
-
-    /// Publishes a batch to the live stream and sends it to every output, in order. Returns
-    /// `false` when an output has stopped (processing stops then).
-    fn hand_on(&self, running: &Running, batch: Arc<Batch>) -> bool {
-        if let Some(tail) = &running.settings.tail {
-            tail.publish(&batch);
-        }
-        if self.batches.blocking_send(batch.clone()).is_err() {
-            tracing::error!("store output stopped; processing stops");
-            return false;
-        }
-        let mut stopped = false;
-        for sink in &running.settings.sinks {
-            if sink.batches.blocking_send(batch.clone()).is_err() {
-                tracing::error!(output = %sink.name, "output stopped; processing stops");
-                stopped = true;
-            }
-        }
-        !stopped
     }
 }
 
@@ -273,8 +239,11 @@ impl Processor {
                         sink.ready = Some(ready);
                     }
                     match message {
-                        Some(message) => handle(running, message, &self.metrics),
+                        Some(message) => self.handle(running, message),
                         None => return None,
+                    }
+                    if running.stopped {
+                        return None;
                     }
                 }
             }
@@ -312,41 +281,116 @@ enum Woke {
     Control(Option<Control>),
 }
 
-fn handle(running: &mut Running, message: Control, metrics: &Arc<Metrics>) {
-    match message {
-        Control::Install { slots, settings, reply } => {
-            let old = std::mem::take(&mut running.stages);
-            match build(old, slots, metrics) {
-                Ok(stages) => {
-                    running.stages = stages;
-                    running.settings = settings;
-                    running.installed = true;
-                    let _ = reply.send(Ok(()));
+/// Sends a batch or a tick into the chain; marks the pipeline stopped when it has stopped.
+fn send(running: &mut Running, work: Work) -> Result<(), Stopped> {
+    let result = running.chain.as_ref().ok_or(Stopped).and_then(|chain| chain.send(work));
+    if result.is_err() {
+        running.stopped = true;
+    }
+    result
+}
+
+impl Processor {
+    fn handle(&mut self, running: &mut Running, message: Control) {
+        match message {
+            Control::Install { slots, settings, reply } => {
+                let _ = reply.send(self.install(running, slots, settings));
+            }
+            Control::Swap { stage, version, reply } => {
+                if !has_stage(running, &stage) {
+                    let _ = reply.send(Err(format!("no stage `{stage}` is running")));
+                    return;
                 }
-                Err((old, e)) => {
-                    running.stages = old;
-                    let _ = reply.send(Err(e));
+                apply(
+                    running,
+                    &stage,
+                    Box::new(move |s: &mut Stage| {
+                        let _ = reply.send(s.swap(version).map_err(|e| e.to_string()));
+                    }),
+                );
+            }
+            Control::CanaryStart { stage, version, max_diffs, reply } => {
+                if !has_stage(running, &stage) {
+                    let _ = reply.send(Err(format!("no stage `{stage}` is running")));
+                    return;
+                }
+                apply(
+                    running,
+                    &stage,
+                    Box::new(move |s: &mut Stage| {
+                        let _ = reply.send(s.start_canary(version, max_diffs).map_err(|e| e.to_string()));
+                    }),
+                );
+            }
+            Control::CanaryStop { stage, reply } => {
+                if !has_stage(running, &stage) {
+                    let _ = reply.send(None);
+                    return;
+                }
+                apply(
+                    running,
+                    &stage,
+                    Box::new(move |s: &mut Stage| {
+                        let _ = reply.send(s.stop_canary());
+                    }),
+                );
+            }
+        }
+    }
+
+    /// Drains the chain, builds the new stage list from the old stages and `slots`, and starts a
+    /// chain of it; on failure the old stages go back to work unchanged.
+    fn install(&mut self, running: &mut Running, slots: Vec<Slot>, settings: Settings) -> Result<(), String> {
+        let (old, outlet) = match running.chain.take() {
+            Some(chain) => match chain.collect() {
+                Some((stages, outlet)) => (stages, Some(outlet)),
+                None => {
+                    running.stopped = true;
+                    return Err("the pipeline has stopped".into());
+                }
+            },
+            None => (Vec::new(), None),
+        };
+        let (stages, outlet, result) = match build(old, slots, &self.metrics) {
+            Ok(stages) => {
+                let outlet = Outlet {
+                    store_events: settings.store_events,
+                    tail: settings.tail.clone(),
+                    store: self.batches.clone(),
+                    sinks: settings.sinks.iter().map(|s| (s.name.clone(), s.batches.clone())).collect(),
+                };
+                running.settings = settings;
+                running.installed = true;
+                (stages, Some(outlet), Ok(()))
+            }
+            Err((old, e)) => (old, outlet, Err(e)),
+        };
+        if let Some(outlet) = outlet {
+            match Chain::start(stages, outlet) {
+                Ok(chain) => running.chain = Some(chain),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the stage threads; processing stops");
+                    running.stopped = true;
+                    return Err(format!("cannot start the stage threads: {e}"));
                 }
             }
         }
-        Control::Swap { stage, version, reply } => {
-            let result = match running.stages.iter_mut().find(|s| s.name() == stage) {
-                Some(s) => s.swap(version).map_err(|e| e.to_string()),
-                None => Err(format!("no stage `{stage}` is running")),
-            };
-            let _ = reply.send(result);
-        }
-        Control::CanaryStart { stage, version, max_diffs, reply } => {
-            let result = match running.stages.iter_mut().find(|s| s.name() == stage) {
-                Some(s) => s.start_canary(version, max_diffs).map_err(|e| e.to_string()),
-                None => Err(format!("no stage `{stage}` is running")),
-            };
-            let _ = reply.send(result);
-        }
-        Control::CanaryStop { stage, reply } => {
-            let candidate = running.stages.iter_mut().find(|s| s.name() == stage).and_then(Stage::stop_canary);
-            let _ = reply.send(candidate);
-        }
+        result
+    }
+}
+
+fn has_stage(running: &Running, stage: &str) -> bool {
+    running.chain.as_ref().is_some_and(|c| c.names().iter().any(|n| n == stage))
+}
+
+/// Has the stage's own thread run `change` after the batches already sent.
+fn apply(running: &mut Running, stage: &str, change: Change) {
+    let Some(chain) = running.chain.as_ref() else { return };
+    match chain.apply(stage, change) {
+        Ok(Ok(())) => {}
+        // The change, and the reply inside it, is dropped: the caller hears the processor stopped.
+        Ok(Err(Stopped)) => running.stopped = true,
+        Err(_) => tracing::error!(stage, "a change for a stage that is not running was dropped"),
     }
 }
 

@@ -51,9 +51,10 @@ pub fn routes() -> Router<AppState> {
 async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<impl IntoResponse, ApiError> {
     let plain =
         headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/plain"));
-    let ids = accept(&state, &headers, body, |text, limits| parse::stream(text, plain, limits.max_events_per_request))
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": ids.len() }))))
+    let events =
+        accept(&state, &headers, body, |text, limits| parse::stream(text, plain, limits.max_events_per_request))
+            .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": events.len() }))))
 }
 
 async fn ingest_single(
@@ -61,8 +62,8 @@ async fn ingest_single(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ids = accept(&state, &headers, body, |text, _| parse::single(text).map(|r| vec![r])).await?;
-    Ok(Json(json!({ "status": "accepted", "id": ids.first() })))
+    let events = accept(&state, &headers, body, |text, _| parse::single(text).map(|r| vec![r])).await?;
+    Ok(Json(json!({ "status": "accepted", "id": events.first().map(|e| &e.id) })))
 }
 
 async fn ingest_batch(
@@ -70,7 +71,9 @@ async fn ingest_batch(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ids = accept(&state, &headers, body, |text, limits| parse::batch(text, limits.max_events_per_request)).await?;
+    let events =
+        accept(&state, &headers, body, |text, limits| parse::batch(text, limits.max_events_per_request)).await?;
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
     Ok(Json(json!({ "status": "accepted", "count": ids.len(), "ids": ids })))
 }
 
@@ -79,17 +82,18 @@ async fn log_audit(
     headers: HeaderMap,
     body: Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    let ids = accept(&state, &headers, body, |text, _| parse::audit(text).map(|r| vec![r])).await?;
-    Ok(Json(json!({ "status": "queued", "event_id": ids.first() })))
+    let events = accept(&state, &headers, body, |text, _| parse::audit(text).map(|r| vec![r])).await?;
+    Ok(Json(json!({ "status": "queued", "event_id": events.first().map(|e| &e.id) })))
 }
 
-/// The shared path: limit, read, check, journal, and only then answer. Returns the new ids.
+/// The shared path: limit, read, check, journal, and only then answer. Returns the events as
+/// journaled (their new ids among them).
 async fn accept(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
     parse: impl FnOnce(&str, &HttpInputConfig) -> Result<Vec<String>, parse::BodyError>,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<JournalEvent>, ApiError> {
     let Some(input) = state.live.http() else {
         return Err(ApiError::not_found("this pipeline has no HTTP input"));
     };
@@ -108,7 +112,7 @@ async fn accept_with(
     headers: &HeaderMap,
     body: Body,
     parse: impl FnOnce(&str, &HttpInputConfig) -> Result<Vec<String>, parse::BodyError>,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<JournalEvent>, ApiError> {
     let limits = &input.limits;
     let _permit =
         input.permits.try_acquire().map_err(|_| ApiError::too_many_requests(limits.max_concurrent_requests))?;
@@ -135,12 +139,11 @@ async fn accept_with(
             rejected: None,
         })
         .collect();
-    let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
     state.appender.append(&events).await.map_err(|e| match e {
         crate::journal::JournalError::Closed => ApiError::unavailable("shutting down; nothing was stored"),
         other => ApiError::internal("cannot write the journal; nothing was stored", &other),
     })?;
-    state.metrics.events_in.get_or_create(&InputLabel { input: input.name.clone() }).inc_by(ids.len() as u64);
-    Totals::add(&state.metrics.totals.received, ids.len() as u64);
-    Ok(ids)
+    state.metrics.events_in.get_or_create(&InputLabel { input: input.name.clone() }).inc_by(events.len() as u64);
+    Totals::add(&state.metrics.totals.received, events.len() as u64);
+    Ok(events)
 }
