@@ -297,30 +297,12 @@ impl Processor {
                 let _ = reply.send(self.install(running, slots, settings));
             }
             Control::Swap { stage, version, reply } => {
-                if !has_stage(running, &stage) {
-                    let _ = reply.send(Err(format!("no stage `{stage}` is running")));
-                    return;
-                }
-                apply(
-                    running,
-                    &stage,
-                    Box::new(move |s: &mut Stage| {
-                        let _ = reply.send(s.swap(version).map_err(|e| e.to_string()));
-                    }),
-                );
+                change_stage(running, &stage, reply, move |s| s.swap(version).map_err(|e| e.to_string()));
             }
             Control::CanaryStart { stage, version, max_diffs, reply } => {
-                if !has_stage(running, &stage) {
-                    let _ = reply.send(Err(format!("no stage `{stage}` is running")));
-                    return;
-                }
-                apply(
-                    running,
-                    &stage,
-                    Box::new(move |s: &mut Stage| {
-                        let _ = reply.send(s.start_canary(version, max_diffs).map_err(|e| e.to_string()));
-                    }),
-                );
+                change_stage(running, &stage, reply, move |s| {
+                    s.start_canary(version, max_diffs).map_err(|e| e.to_string())
+                });
             }
             Control::CanaryStop { stage, reply } => {
                 if !has_stage(running, &stage) {
@@ -377,6 +359,27 @@ impl Processor {
         }
         result
     }
+}
+
+/// Has the stage's own thread run `change` between two batches and reply with its result; a
+/// stage that is not running is refused at once.
+fn change_stage<T: Send + 'static>(
+    running: &mut Running,
+    stage: &str,
+    reply: oneshot::Sender<Result<T, String>>,
+    change: impl FnOnce(&mut Stage) -> Result<T, String> + Send + 'static,
+) {
+    if !has_stage(running, stage) {
+        let _ = reply.send(Err(format!("no stage `{stage}` is running")));
+        return;
+    }
+    apply(
+        running,
+        stage,
+        Box::new(move |s: &mut Stage| {
+            let _ = reply.send(change(s));
+        }),
+    );
 }
 
 fn has_stage(running: &Running, stage: &str) -> bool {
